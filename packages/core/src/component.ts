@@ -1,4 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
+import { SkeinError } from './errors.ts';
 import type { Consumer } from './consumer.ts';
 import type { Logger } from './log.ts';
 import type { ComponentTelemetry } from './telemetry/registry.ts';
@@ -21,13 +22,25 @@ export interface Component {
 
 export type Receiver = Component;
 export interface Processor extends Component, Consumer {}
-export interface Exporter extends Component, Consumer {}
+export interface Exporter extends Component, Consumer {
+  /**
+   * Set by exporters that queue: `consume` resolving then means "queued", not "sent", so the
+   * framework leaves `skein_exporter_sent_points_total`/`failed` to the exporter (see
+   * `exporterDeliveryCounters`).
+   */
+  readonly reportsDelivery?: boolean;
+}
 export type Extension = Component;
 /** Exporter side of one pipeline, receiver side of others. */
 export interface Connector extends Component, Consumer {}
 
+/** Where the service is in its lifecycle. */
+export type ServiceStatus = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
 /** What a component can ask of the running service. */
 export interface Host {
+  /** `running` once every component has started, until shutdown begins. */
+  getStatus(): ServiceStatus;
   /**
    * The extension with this ID, which must be enabled in `service::extensions`. Throws a
    * SkeinError (SKEIN_ERR_EXTENSION_NOT_FOUND) otherwise.
@@ -103,4 +116,26 @@ export function defineExtension<S extends TSchema>(f: Omit<ExtensionFactory<S>, 
 }
 export function defineConnector<S extends TSchema>(f: Omit<ConnectorFactory<S>, 'kind'>): ConnectorFactory<S> {
   return { kind: 'connector', ...f };
+}
+
+/**
+ * The extension `id`, checked to implement an interface: what a component calls in
+ * `start()` for `store: threshold_store` or `middlewares: [...]`. Throws
+ * SKEIN_ERR_EXTENSION_INTERFACE naming the interface when the check fails.
+ */
+export function requireExtension<T>(
+  host: Host,
+  id: string,
+  is: (ext: unknown) => ext is T,
+  interfaceName: string,
+  referencedBy: string,
+): T {
+  const ext = host.getExtension<unknown>(id);
+  if (!is(ext)) {
+    throw new SkeinError(
+      'SKEIN_ERR_EXTENSION_INTERFACE',
+      `${referencedBy}: extension "${id}" is not a ${interfaceName}`,
+    );
+  }
+  return ext;
 }

@@ -70,14 +70,17 @@ class Family {
 
   constructor(kind: MetricKind, opts: MetricOpts, buckets: readonly number[] = []) {
     if (!NAME_RE.test(opts.name)) throw new Error(`invalid metric name "${opts.name}"`);
-    for (const l of opts.labelNames ?? []) {
+    const labelNames = opts.labelNames ?? [];
+    for (const l of labelNames) {
       if (!LABEL_RE.test(l) || l.startsWith('__')) throw new Error(`invalid label name "${l}" on ${opts.name}`);
+      if (kind === 'histogram' && l === 'le') throw new Error(`label name "le" is reserved on histogram ${opts.name}`);
     }
+    if (new Set(labelNames).size !== labelNames.length) throw new Error(`duplicate label name on ${opts.name}`);
     this.kind = kind;
     this.name = opts.name;
     this.help = opts.help;
-    this.labelNames = opts.labelNames ?? [];
-    this.buckets = [...buckets].sort((a, b) => a - b);
+    this.labelNames = [...labelNames];
+    this.buckets = normaliseBuckets(opts.name, buckets);
   }
 
   key(labels: Labels | undefined): string {
@@ -86,7 +89,9 @@ class Family {
     for (const n of this.labelNames) {
       const v = labels?.[n];
       if (v === undefined) throw new Error(`metric ${this.name} needs label "${n}"`);
-      k += v + '\u0001';
+      // Length-prefixed so that no label value can make two series share a key.
+      const text = String(v);
+      k += text.length + ':' + text;
     }
     return k;
   }
@@ -96,7 +101,7 @@ class Family {
     let s = this.series.get(k);
     if (!s) {
       const own: Labels = {};
-      for (const n of this.labelNames) own[n] = labels![n]!;
+      for (const n of this.labelNames) own[n] = String(labels![n]);
       s = { labels: own, value: 0 };
       if (this.kind === 'histogram') {
         s.buckets = new Float64Array(this.buckets.length);
@@ -112,7 +117,7 @@ class Family {
 function counterChild(s: Series): CounterChild {
   return {
     inc(n = 1) {
-      if (n < 0) throw new RangeError('a counter cannot decrease');
+      if (!(n >= 0)) throw new RangeError(`a counter cannot decrease (inc by ${n})`);
       s.value += n;
     },
   };
@@ -151,18 +156,32 @@ export class MetricsRegistry {
   readonly #collectors: Array<() => void> = [];
 
   #family(kind: MetricKind, opts: MetricOpts, buckets?: readonly number[]): Family {
+    const f = new Family(kind, opts, buckets);
     const existing = this.#families.get(opts.name);
     if (existing) {
       const same =
         existing.kind === kind &&
-        existing.labelNames.length === (opts.labelNames ?? []).length &&
-        existing.labelNames.every((l, i) => l === opts.labelNames![i]);
-      if (!same) throw new Error(`metric ${opts.name} is already registered with another type or labels`);
+        sameList(existing.labelNames, f.labelNames) &&
+        sameList(existing.buckets, f.buckets);
+      if (!same) throw new Error(`metric ${opts.name} is already registered with another type, labels or buckets`);
       return existing;
     }
-    const f = new Family(kind, opts, buckets);
+    const clash = this.#expositionClash(f);
+    if (clash) throw new Error(`metric ${opts.name} would clash with the series of histogram ${clash}`);
     this.#families.set(opts.name, f);
     return f;
+  }
+
+  /** A histogram `x` also writes `x_bucket`, `x_sum` and `x_count`; no other family may use those names. */
+  #expositionClash(f: Family): string | undefined {
+    for (const suffix of HISTOGRAM_SUFFIXES) {
+      if (f.name.endsWith(suffix)) {
+        const base = f.name.slice(0, -suffix.length);
+        if (this.#families.get(base)?.kind === 'histogram') return base;
+      }
+      if (f.kind === 'histogram' && this.#families.has(f.name + suffix)) return f.name;
+    }
+    return undefined;
   }
 
   counter(opts: MetricOpts): Counter {
@@ -284,8 +303,9 @@ class ScopedTelemetry implements ComponentTelemetry {
   #opts<O extends MetricOpts>(o: O): O {
     return { ...o, labelNames: [...this.#names, ...(o.labelNames ?? [])] };
   }
+  /** The fixed labels win, so a component cannot report under another component's ID. */
   #merge(l?: Labels): Labels {
-    return l ? { ...this.fixedLabels, ...l } : (this.fixedLabels as Labels);
+    return l ? { ...l, ...this.fixedLabels } : (this.fixedLabels as Labels);
   }
   counter(o: MetricOpts): Counter {
     const c = this.registry.counter(this.#opts(o));
@@ -305,6 +325,20 @@ class ScopedTelemetry implements ComponentTelemetry {
     const h = this.registry.histogram(this.#opts(o));
     return { labels: (l) => h.labels(this.#merge(l)), observe: (v, l) => h.observe(v, this.#merge(l)) };
   }
+}
+
+const HISTOGRAM_SUFFIXES = ['_bucket', '_sum', '_count'] as const;
+
+function normaliseBuckets(name: string, buckets: readonly number[]): number[] {
+  for (const b of buckets) {
+    if (Number.isNaN(b)) throw new Error(`histogram ${name} has a NaN bucket bound`);
+  }
+  // +Inf is always written; listing it again would write the bucket twice.
+  return [...new Set(buckets.filter((b) => b !== Infinity))].sort((a, b) => a - b);
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function escapeHelp(s: string): string {

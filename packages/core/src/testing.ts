@@ -1,0 +1,75 @@
+/**
+ * Helpers for testing components and pipelines: a sink exporter that records what reaches
+ * it, and a one-call way to run a pipeline from YAML text.
+ */
+import { Type } from '@sinclair/typebox';
+import { defineExporter, defineReceiver, type Factory } from './component.ts';
+import type { Consumer, RequestContext } from './consumer.ts';
+import { loadConfigText } from './config/load.ts';
+import { Factories } from './factories.ts';
+import { silentLogger, type Logger } from './log.ts';
+import type { MetricsBatch } from './metrics/model.ts';
+import { Service } from './service.ts';
+import { MetricsRegistry } from './telemetry/registry.ts';
+
+export interface Received {
+  batch: MetricsBatch;
+  ctx: RequestContext;
+}
+
+/**
+ * An exporter factory (type `sink`) whose instances append what they receive to `received`.
+ * `fail` lets a test make it refuse.
+ */
+export function sinkExporter(opts: { type?: string; mutates?: boolean } = {}) {
+  const received: Received[] = [];
+  const control: { fail?: (batch: MetricsBatch) => Error | undefined } = {};
+  const factory = defineExporter({
+    type: opts.type ?? 'sink',
+    description: 'Records every batch it receives (tests).',
+    stability: 'development',
+    configSchema: Type.Object({}, { additionalProperties: false }),
+    create: () => ({
+      mutatesData: opts.mutates ?? false,
+      async consume(batch: MetricsBatch, ctx: RequestContext) {
+        const err = control.fail?.(batch);
+        if (err) throw err;
+        received.push({ batch, ctx });
+      },
+    }),
+  });
+  return { factory, received, control };
+}
+
+/** A receiver factory (type `source`) whose instances expose their consumer for tests to push into. */
+export function sourceReceiver(opts: { type?: string } = {}) {
+  const consumers = new Map<string, Consumer>();
+  const factory = defineReceiver({
+    type: opts.type ?? 'source',
+    description: 'Lets a test push batches into the pipelines (tests).',
+    stability: 'development',
+    configSchema: Type.Object({}, { additionalProperties: false }),
+    create: (s, next) => {
+      consumers.set(s.id, next);
+      return {};
+    },
+  });
+  return { factory, consumers };
+}
+
+/** Builds and starts a service from YAML text; remember to `shutdown()` it. */
+export async function startService(
+  yaml: string,
+  factories: Factory[],
+  opts: { logger?: Logger; registry?: MetricsRegistry; env?: Record<string, string | undefined> } = {},
+): Promise<Service> {
+  const loaded = loadConfigText(yaml, 'test.yaml', { env: opts.env ?? {} });
+  const service = await Service.create(loaded, {
+    factories: new Factories(factories),
+    logger: opts.logger ?? silentLogger,
+    registry: opts.registry ?? new MetricsRegistry(),
+    telemetryAddress: '127.0.0.1:0',
+  });
+  await service.start();
+  return service;
+}
