@@ -71,6 +71,18 @@ interface FactoryBase<S extends TSchema> {
   stability: Stability;
   /** A JSON Schema (built with TypeBox) that gives both validation and the config's TS type. */
   configSchema: S;
+  /**
+   * Rules a schema cannot express (one key bounded by another, a regex that must compile).
+   * Runs after the schema passed, before anything is created, so `skein validate` reports
+   * the problems with their positions. Each `path` is relative to the component's config.
+   */
+  validate?(config: Static<S>): ConfigProblem[] | undefined;
+}
+
+/** A problem a factory's `validate` found: `must be >= send_batch_size, got 10`. */
+export interface ConfigProblem {
+  path?: (string | number)[];
+  message: string;
 }
 
 export interface ReceiverFactory<S extends TSchema = TSchema> extends FactoryBase<S> {

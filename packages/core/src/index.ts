@@ -22,3 +22,4 @@ export { runService, loadWithPlugins, type RunOptions } from './run.ts';
 export * from './telemetry/registry.ts';
 export { startTelemetryServer } from './telemetry/server.ts';
 export { Type, type Static, type TSchema } from '@sinclair/typebox';
+export * from './middleware.ts';

@@ -8,6 +8,7 @@ import {
   metricsBatch,
   numberPoint,
   planGraph,
+  requireExtension,
   retryableError,
   Service,
   silentLogger,
@@ -175,8 +176,23 @@ service:
 `),
     [
       'SKEIN_ERR_CONFIG_INVALID pipeline.yaml:3:5: receivers::push::port: must be >= 0, got -1',
-      'SKEIN_ERR_CONFIG_INVALID pipeline.yaml:4:5: receivers::push::colour: unknown key; allowed keys: port',
+      'SKEIN_ERR_CONFIG_INVALID pipeline.yaml:4:5: receivers::push::colour: unknown key; allowed keys: max_port, port',
     ],
+  );
+});
+
+test("a factory's own cross-key rules are reported like schema errors", () => {
+  assert.deepEqual(
+    errorsOf(`receivers:
+  push:
+    port: 9000
+    max_port: 8000
+exporters: {memory: {}}
+service:
+  pipelines:
+    metrics: {receivers: [push], exporters: [memory]}
+`),
+    ['SKEIN_ERR_CONFIG_INVALID pipeline.yaml:4:5: receivers::push::max_port: must be >= port (9000), got 8000'],
   );
 });
 
@@ -326,6 +342,18 @@ test('the host resolves enabled extensions by ID and names the enabled ones othe
   assert.throws(() => svc.getExtension('threshold_store'), {
     code: 'SKEIN_ERR_EXTENSION_NOT_FOUND',
     message: 'extension "threshold_store" is not enabled; declare it under extensions and list it in service::extensions (enabled: store)',
+  });
+  await svc.shutdown();
+});
+
+test('requireExtension checks the interface a component needs', async () => {
+  const { svc } = await service(LIFECYCLE);
+  const isStore = (e: unknown): e is { kind: 'store' } => (e as { kind?: string }).kind === 'store';
+  const isMiddleware = (e: unknown): e is { handle(): void } => typeof (e as { handle?: unknown }).handle === 'function';
+  assert.equal(requireExtension(svc, 'store', isStore, 'store', 'processors::tag').kind, 'store');
+  assert.throws(() => requireExtension(svc, 'store', isMiddleware, 'server middleware', 'receivers::otlp'), {
+    code: 'SKEIN_ERR_EXTENSION_INTERFACE',
+    message: 'receivers::otlp: extension "store" is not a server middleware',
   });
   await svc.shutdown();
 });

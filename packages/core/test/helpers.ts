@@ -42,7 +42,11 @@ export function testFactories(rec: Recorder, opts: { mutatingProcessor?: boolean
       type: 'push',
       description: 'test receiver',
       stability: 'development',
-      configSchema: Type.Object({ port: Type.Integer({ default: 0, minimum: 0 }) }, { additionalProperties: false }),
+      configSchema: Type.Object(
+        { port: Type.Integer({ default: 0, minimum: 0 }), max_port: Type.Integer({ default: 65535 }) },
+        { additionalProperties: false },
+      ),
+      validate: (c) => (c.port > c.max_port ? [{ path: ['max_port'], message: `must be >= port (${c.port}), got ${c.max_port}` }] : []),
       create(s, next) {
         counted(rec, `receiver ${s.id}`);
         rec.consumers.set(s.id, next);

@@ -4,9 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { DURATION_BUCKETS, MetricsRegistry } from '../src/telemetry/registry.ts';
 import { registerProcessMetrics } from '../src/telemetry/process.ts';
 
-// scripts/ is a TypeScript project that depends on core, so core cannot import it statically.
-const requireToolModule = new URL('../../../scripts/require-tool.ts', import.meta.url).href;
-const { requireTool } = (await import(requireToolModule)) as { requireTool: (name: string, pkg: string) => string };
+import { requireTool } from '../src/testing.ts';
 
 /** Runs `promtool check metrics` on `text`; an empty output means no lint problem. */
 function promtoolCheck(text: string): { status: number | null; output: string } {

@@ -77,6 +77,11 @@ export function planGraph(loaded: LoadedConfig, factories: Factories): Plan {
       }
       const checked = validateAgainst(factory.configSchema, raw ?? {}, [section, id], positions);
       issues.push(...checked.issues);
+      if (checked.issues.length === 0 && factory.validate) {
+        for (const problem of factory.validate(checked.value) ?? []) {
+          add([section, id, ...(problem.path ?? [])], 'SKEIN_ERR_CONFIG_INVALID', problem.message);
+        }
+      }
       components.set(componentKey(section, id), { id, section, factory, config: checked.value });
     }
   }
