@@ -23,3 +23,4 @@ export * from './telemetry/registry.ts';
 export { startTelemetryServer } from './telemetry/server.ts';
 export { Type, type Static, type TSchema } from '@sinclair/typebox';
 export * from './middleware.ts';
+export * from './net.ts';

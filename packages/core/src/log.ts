@@ -56,7 +56,13 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       if (rank[lvl] < min) return;
       const all = fields ? { ...bound, ...fields } : bound;
       if (json) {
-        write(JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...all }, jsonSafe));
+        const time = new Date().toISOString();
+        // The record's own keys win over fields of the same name.
+        const record: LogFields = { time: undefined, level: undefined, msg: undefined, ...all };
+        record.time = time;
+        record.level = lvl;
+        record.msg = msg;
+        write(JSON.stringify(record, jsonSafe));
       } else {
         const kv = Object.entries(all)
           .map(([k, v]) => `${k}=${textValue(v)}`)

@@ -95,3 +95,13 @@ test('auto format is text on a terminal and json elsewhere', () => {
   pipe.logger.info('hello');
   assert.equal(JSON.parse(pipe.lines[0]!).msg, 'hello');
 });
+
+test('fields named time, level or msg cannot overwrite the record', () => {
+  const { logger, lines } = capture({ format: 'json' });
+  logger.info('hello', { time: 'x', level: 'debug', msg: 'other', extra: 1 });
+  const rec = JSON.parse(lines[0]!);
+  assert.equal(rec.level, 'info');
+  assert.equal(rec.msg, 'hello');
+  assert.notEqual(rec.time, 'x');
+  assert.equal(rec.extra, 1);
+});

@@ -9,12 +9,13 @@ import type { AddressInfo } from 'node:net';
 import {
   defineExtension,
   parseHostPort,
-  SkeinError,
+  formatHostPort,
+  listen,
   type CreateSettings,
   type Extension,
   type Host,
 } from '@skein/core';
-import { HealthCheckConfigSchema, type HealthCheckConfig } from './config.ts';
+import { healthCheckConfigProblems, HealthCheckConfigSchema, type HealthCheckConfig } from './config.ts';
 
 export { HealthCheckConfigSchema, type HealthCheckConfig } from './config.ts';
 
@@ -47,12 +48,12 @@ export function createHealthCheck(settings: CreateSettings<HealthCheckConfig>): 
       const { host: listenHost, port } = parseHostPort(endpoint);
       const startedAt = performance.now();
       const s = createServer((req, res) => answer(req, res, path, host, startedAt));
-      await listen(s, listenHost, port);
+      await listen(s, { host: listenHost, port, what: 'health checks' });
       s.on('error', (err) => logger.error('health check server error', { err }));
       server = s;
       const info = s.address() as AddressInfo;
       bound = { host: info.address, port: info.port };
-      logger.info('serving health checks', { url: `http://${hostPort(info.address, info.port)}${path}` });
+      logger.info('serving health checks', { url: `http://${formatHostPort(info.address, info.port)}${path}` });
     },
 
     shutdown() {
@@ -87,47 +88,12 @@ function reply(req: IncomingMessage, res: ServerResponse, code: number, type: st
   res.end(req.method === 'HEAD' ? undefined : text);
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(
-        new SkeinError('SKEIN_ERR_COMPONENT_START', `cannot serve health checks on ${hostPort(host, port)}: ${listenReason(err)}`, {
-          cause: err,
-        }),
-      );
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function listenReason(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return 'address already in use';
-    case 'EACCES':
-      return 'permission denied';
-    case 'EADDRNOTAVAIL':
-      return 'address not available on this machine';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found';
-    default:
-      return err.message;
-  }
-}
-
 export const healthCheckExtension = defineExtension({
   type: 'health_check',
   description: 'Serves an HTTP health check: 200 while the service runs, 503 while it starts or stops.',
   stability: 'alpha',
   configSchema: HealthCheckConfigSchema,
+  validate: healthCheckConfigProblems,
   create: (settings) => createHealthCheck(settings),
 });
 

@@ -240,7 +240,19 @@ test('an endpoint that is not host:port is a config error', async () => {
   await assert.rejects(startService(config({ endpoint: '13133' }), [source.factory, sink.factory, healthCheck]), (err: unknown) => {
     assert.ok(err instanceof SkeinError);
     assert.equal(err.code, 'SKEIN_ERR_CONFIG_INVALID');
-    assert.match(err.message, /^test\.yaml:\d+:\d+: extensions::health_check::endpoint: must be host:port, got "13133"$/);
+    assert.equal(err.message, 'test.yaml:3:18: extensions::health_check::endpoint: must be host:port, got "13133"');
+    return true;
+  });
+});
+
+test('a path that does not start with / is a config error', async () => {
+  const source = sourceReceiver();
+  const sink = sinkExporter();
+  const yaml = config().replace('{endpoint: "127.0.0.1:0"}', '{endpoint: "127.0.0.1:0", path: healthz}');
+  await assert.rejects(startService(yaml, [source.factory, sink.factory, healthCheck]), (err: unknown) => {
+    assert.ok(err instanceof SkeinError);
+    assert.equal(err.code, 'SKEIN_ERR_CONFIG_INVALID');
+    assert.equal(err.message, 'test.yaml:3:43: extensions::health_check::path: must start with "/", got "healthz"');
     return true;
   });
 });

@@ -19,7 +19,7 @@ import {
   parseDuration,
   refusalReason,
   retryableError,
-  type ConfigIssue,
+  type ConfigProblem,
   type Consumer,
   type CreateSettings,
   type MetricsBatch,
@@ -63,24 +63,33 @@ export interface BatchLimits {
   maxPendingPoints: number;
 }
 
-/** Checks the rules between keys that a schema cannot state; throws a ConfigError listing each broken one. */
-export function batchLimits(id: string, config: BatchConfig): BatchLimits {
-  const issues: ConfigIssue[] = [];
-  const issue = (key: string, what: string) =>
-    issues.push(configIssue(undefined, ['processors', id, key], 'SKEIN_ERR_CONFIG_INVALID', what));
+/** The rules between keys that a schema cannot state; the factory's `validate` reports them. */
+export function batchConfigProblems(config: BatchConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
   const size = config.send_batch_size;
   if (config.send_batch_max_size !== 0 && config.send_batch_max_size < size) {
-    issue('send_batch_max_size', `must be 0 (no limit) or at least send_batch_size (${size}), got ${config.send_batch_max_size}`);
+    problems.push({
+      path: ['send_batch_max_size'],
+      message: `must be 0 (no limit) or at least send_batch_size (${size}), got ${config.send_batch_max_size}`,
+    });
   }
   if (config.max_pending_points !== undefined && config.max_pending_points < size) {
-    issue('max_pending_points', `must be at least send_batch_size (${size}), got ${config.max_pending_points}`);
+    problems.push({ path: ['max_pending_points'], message: `must be at least send_batch_size (${size}), got ${config.max_pending_points}` });
   }
-  if (issues.length > 0) throw new ConfigError(issues);
+  return problems;
+}
+
+/** The limits a config gives; throws a ConfigError when it breaks a rule (for callers that skip `validate`). */
+export function batchLimits(id: string, config: BatchConfig): BatchLimits {
+  const problems = batchConfigProblems(config);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((p) => configIssue(undefined, ['processors', id, ...(p.path ?? [])], 'SKEIN_ERR_CONFIG_INVALID', p.message)));
+  }
   return {
-    sendBatchSize: size,
+    sendBatchSize: config.send_batch_size,
     sendBatchMaxSize: config.send_batch_max_size,
     timeoutMs: parseDuration(config.timeout),
-    maxPendingPoints: config.max_pending_points ?? 10 * size,
+    maxPendingPoints: config.max_pending_points ?? 10 * config.send_batch_size,
   };
 }
 
@@ -261,6 +270,7 @@ export const batchProcessor = defineProcessor({
   description: 'Gathers data points into batches by size and time, split at a maximum size, keeping clusters apart.',
   stability: 'alpha',
   configSchema: BatchConfigSchema,
+  validate: batchConfigProblems,
   create: (settings, next) => createBatchProcessor(settings, next),
 });
 

@@ -402,7 +402,7 @@ test('the pending timer does not keep the process alive', { timeout: 30_000 }, (
   assert.equal(res.status, 0);
 });
 
-test('send_batch_max_size below send_batch_size is a config error from create()', async () => {
+test('limits that contradict send_batch_size are config errors, with their positions', async () => {
   const source = sourceReceiver();
   const sink = sinkExporter();
   const yaml = `
@@ -420,12 +420,22 @@ service:
     assert.deepEqual(
       err.issues.map((i) => i.message),
       [
-        'processors::batch::send_batch_max_size: must be 0 (no limit) or at least send_batch_size (1000), got 100',
-        'processors::batch::max_pending_points: must be at least send_batch_size (1000), got 10',
+        'test.yaml:4:34: processors::batch::send_batch_max_size: must be 0 (no limit) or at least send_batch_size (1000), got 100',
+        'test.yaml:4:60: processors::batch::max_pending_points: must be at least send_batch_size (1000), got 10',
       ],
     );
     return true;
   });
+});
+
+test('create() refuses the same contradictions when called without validate', () => {
+  const raw = { send_batch_size: 1000, send_batch_max_size: 100 };
+  assert.throws(() => createBatchProcessor(settings(raw), downstream().next), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.message, 'processors::batch::send_batch_max_size: must be 0 (no limit) or at least send_batch_size (1000), got 100');
+    return true;
+  });
+  assert.deepEqual(batchProcessor.validate!(settings({ send_batch_size: 10, send_batch_max_size: 0, max_pending_points: 10 }).config), []);
 });
 
 test('in a service: batches flow to the exporter, the drain on shutdown included', async () => {

@@ -12,7 +12,7 @@ import {
   defineProcessor,
   parseDuration,
   retryableError,
-  type ConfigIssue,
+  type ConfigProblem,
   type Consumer,
   type CreateSettings,
   type Processor,
@@ -51,45 +51,52 @@ export interface MemoryLimits {
   checkIntervalMs: number;
 }
 
-/** Resolves the limits, checking the rules between keys that a schema cannot state. */
-export function memoryLimits(id: string, config: MemoryLimiterConfig, heapSizeLimit: () => number): MemoryLimits {
-  const issues: ConfigIssue[] = [];
-  const issue = (key: string | undefined, what: string) =>
-    issues.push(configIssue(undefined, key ? ['processors', id, key] : ['processors', id], 'SKEIN_ERR_CONFIG_INVALID', what));
+/** The rules between keys that a schema cannot state; the factory's `validate` reports them. */
+export function memoryLimiterConfigProblems(config: MemoryLimiterConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const problem = (key: string | undefined, message: string) => problems.push(key ? { path: [key], message } : { message });
   const { limit_mib, spike_limit_mib, limit_percentage, spike_limit_percentage } = config;
-
-  const checkIntervalMs = parseDuration(config.check_interval);
-  if (checkIntervalMs <= 0) issue('check_interval', `must be longer than 0, got ${JSON.stringify(config.check_interval)}`);
-
-  let hard = 0;
-  let spike = 0;
+  if (parseDuration(config.check_interval) <= 0) problem('check_interval', `must be longer than 0, got ${JSON.stringify(config.check_interval)}`);
   if (limit_mib === undefined && limit_percentage === undefined) {
-    issue(undefined, 'set limit_mib or limit_percentage');
+    problem(undefined, 'set limit_mib or limit_percentage');
   } else if (limit_mib !== undefined && limit_percentage !== undefined) {
-    issue(undefined, 'set limit_mib or limit_percentage, not both');
+    problem(undefined, 'set limit_mib or limit_percentage, not both');
   } else if (limit_mib !== undefined) {
     if (spike_limit_percentage !== undefined) {
-      issue('spike_limit_percentage', 'applies only with limit_percentage; with limit_mib use spike_limit_mib');
+      problem('spike_limit_percentage', 'applies only with limit_percentage; with limit_mib use spike_limit_mib');
     }
     if (spike_limit_mib !== undefined && spike_limit_mib >= limit_mib) {
-      issue('spike_limit_mib', `must be less than limit_mib (${limit_mib}), got ${spike_limit_mib}`);
+      problem('spike_limit_mib', `must be less than limit_mib (${limit_mib}), got ${spike_limit_mib}`);
     }
-    hard = limit_mib * MIB;
-    spike = spike_limit_mib !== undefined ? spike_limit_mib * MIB : hard * DEFAULT_SPIKE_SHARE;
   } else {
-    const pct = limit_percentage!;
     if (spike_limit_mib !== undefined) {
-      issue('spike_limit_mib', 'applies only with limit_mib; with limit_percentage use spike_limit_percentage');
+      problem('spike_limit_mib', 'applies only with limit_mib; with limit_percentage use spike_limit_percentage');
     }
-    if (spike_limit_percentage !== undefined && spike_limit_percentage >= pct) {
-      issue('spike_limit_percentage', `must be less than limit_percentage (${pct}), got ${spike_limit_percentage}`);
+    if (spike_limit_percentage !== undefined && spike_limit_percentage >= limit_percentage!) {
+      problem('spike_limit_percentage', `must be less than limit_percentage (${limit_percentage}), got ${spike_limit_percentage}`);
     }
-    const total = heapSizeLimit();
-    hard = Math.floor((total * pct) / 100);
-    spike = spike_limit_percentage !== undefined ? Math.floor((total * spike_limit_percentage) / 100) : hard * DEFAULT_SPIKE_SHARE;
   }
-  if (issues.length > 0) throw new ConfigError(issues);
-  return { hardLimitBytes: hard, softLimitBytes: Math.floor(hard - spike), checkIntervalMs };
+  return problems;
+}
+
+/** The limits a config gives; throws a ConfigError when it breaks a rule (for callers that skip `validate`). */
+export function memoryLimits(id: string, config: MemoryLimiterConfig, heapSizeLimit: () => number): MemoryLimits {
+  const problems = memoryLimiterConfigProblems(config);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((p) => configIssue(undefined, ['processors', id, ...(p.path ?? [])], 'SKEIN_ERR_CONFIG_INVALID', p.message)));
+  }
+  let hard: number;
+  let spike: number;
+  if (config.limit_mib !== undefined) {
+    hard = config.limit_mib * MIB;
+    spike = config.spike_limit_mib !== undefined ? config.spike_limit_mib * MIB : hard * DEFAULT_SPIKE_SHARE;
+  } else {
+    const total = heapSizeLimit();
+    hard = Math.floor((total * config.limit_percentage!) / 100);
+    const spikePct = config.spike_limit_percentage;
+    spike = spikePct !== undefined ? Math.floor((total * spikePct) / 100) : hard * DEFAULT_SPIKE_SHARE;
+  }
+  return { hardLimitBytes: hard, softLimitBytes: Math.floor(hard - spike), checkIntervalMs: parseDuration(config.check_interval) };
 }
 
 export interface MemoryLimiter extends Processor {
@@ -179,6 +186,7 @@ export const memoryLimiterProcessor = defineProcessor({
   description: 'Refuses data with a retryable error while heap used is over a limit, so senders back off.',
   stability: 'alpha',
   configSchema: MemoryLimiterConfigSchema,
+  validate: memoryLimiterConfigProblems,
   create: (settings, next) => createMemoryLimiter(settings, next),
 });
 

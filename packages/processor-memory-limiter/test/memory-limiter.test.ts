@@ -12,6 +12,7 @@ import {
   silentLogger,
   validateAgainst,
   type Consumer,
+  type Host,
   type MetricsBatch,
   type RequestContext,
 } from '@skein/core';
@@ -20,6 +21,14 @@ import memoryLimiter, { createMemoryLimiter, MemoryLimiterConfigSchema, type Mem
 
 const MIB = 2 ** 20;
 const ctx: RequestContext = { transport: 'http' };
+/** The limiter asks nothing of its host. */
+const host: Host = {
+  getStatus: () => 'running',
+  getExtension: () => {
+    throw new Error('no extensions here');
+  },
+  extensions: () => new Map(),
+};
 
 function settings(raw: Record<string, unknown>, registry = new MetricsRegistry()) {
   const { value, issues } = validateAgainst(MemoryLimiterConfigSchema, raw, ['processors', 'memory_limiter'], undefined);
@@ -69,7 +78,7 @@ test('below the soft limit data passes through untouched', async () => {
   const r = recorder();
   const limiter = createMemoryLimiter(settings({ limit_mib: 100 }), r.next, probe);
   assert.equal(limiter.mutatesData, false);
-  await limiter.start!({} as never);
+  await limiter.start!(host);
   try {
     const b = batch();
     await limiter.consume(b, ctx);
@@ -88,7 +97,7 @@ test('at or over the soft limit data is refused as retryable until the heap fall
   // soft limit = 100 - 20% = 80 MiB
   const limiter = createMemoryLimiter(settings({ limit_mib: 100, check_interval: '5s' }, registry), r.next, probe);
   const refusing = () => registry.value('skein_memory_limiter_refusing', { processor: 'memory_limiter', pipeline: 'metrics' });
-  await limiter.start!({} as never);
+  await limiter.start!(host);
   try {
     assert.equal(refusing(), 0);
     state.usedMiB = 80;
@@ -161,7 +170,7 @@ test('checks every check_interval once started, and stops on shutdown', { timeou
   const { probe, state } = fakeProbe({ usedMiB: 10 });
   const limiter = createMemoryLimiter(settings({ limit_mib: 100, check_interval: '5ms' }), recorder().next, probe);
   assert.equal(state.reads, 0, 'nothing is measured before start');
-  await limiter.start!({} as never);
+  await limiter.start!(host);
   assert.equal(state.reads, 1, 'start measures at once');
   state.usedMiB = 95;
   while (!limiter.refusing) await new Promise((r) => setTimeout(r, 5));
@@ -176,7 +185,7 @@ test('shutdown is safe without start and twice', async () => {
   const limiter = createMemoryLimiter(settings({ limit_mib: 100 }), recorder().next, probe);
   await limiter.shutdown!();
   await limiter.shutdown!();
-  await limiter.start!({} as never);
+  await limiter.start!(host);
   await limiter.shutdown!();
   await limiter.shutdown!();
 });
@@ -205,37 +214,61 @@ test('the check timer does not keep the process alive', { timeout: 30_000 }, () 
   assert.equal(res.status, 0);
 });
 
-test('config rules between keys are checked when the processor is created', () => {
-  const create = (raw: Record<string, unknown>) => () => memoryLimiter.create(settings(raw), recorder().next);
-  const issues = (raw: Record<string, unknown>) => {
-    try {
-      create(raw)();
-    } catch (err) {
-      assert.ok(err instanceof ConfigError);
-      assert.equal(err.code, 'SKEIN_ERR_CONFIG_INVALID');
-      return err.issues.map((i) => i.message);
-    }
-    assert.fail('expected a ConfigError');
-  };
-  assert.deepEqual(issues({}), ['processors::memory_limiter: set limit_mib or limit_percentage']);
-  assert.deepEqual(issues({ limit_mib: 100, limit_percentage: 50 }), [
-    'processors::memory_limiter: set limit_mib or limit_percentage, not both',
+test('validate reports the rules between keys', () => {
+  const problems = (raw: Record<string, unknown>) => memoryLimiter.validate!(settings(raw).config);
+  assert.deepEqual(problems({ limit_mib: 100 }), []);
+  assert.deepEqual(problems({ limit_percentage: 80, spike_limit_percentage: 20 }), []);
+  assert.deepEqual(problems({}), [{ message: 'set limit_mib or limit_percentage' }]);
+  assert.deepEqual(problems({ limit_mib: 100, limit_percentage: 50 }), [{ message: 'set limit_mib or limit_percentage, not both' }]);
+  assert.deepEqual(problems({ limit_mib: 100, spike_limit_mib: 100 }), [
+    { path: ['spike_limit_mib'], message: 'must be less than limit_mib (100), got 100' },
   ]);
-  assert.deepEqual(issues({ limit_mib: 100, spike_limit_mib: 100 }), [
-    'processors::memory_limiter::spike_limit_mib: must be less than limit_mib (100), got 100',
+  assert.deepEqual(problems({ limit_percentage: 50, spike_limit_percentage: 60 }), [
+    { path: ['spike_limit_percentage'], message: 'must be less than limit_percentage (50), got 60' },
   ]);
-  assert.deepEqual(issues({ limit_percentage: 50, spike_limit_percentage: 60 }), [
-    'processors::memory_limiter::spike_limit_percentage: must be less than limit_percentage (50), got 60',
+  assert.deepEqual(problems({ limit_mib: 100, spike_limit_percentage: 10 }), [
+    { path: ['spike_limit_percentage'], message: 'applies only with limit_percentage; with limit_mib use spike_limit_mib' },
   ]);
-  assert.deepEqual(issues({ limit_mib: 100, spike_limit_percentage: 10 }), [
-    'processors::memory_limiter::spike_limit_percentage: applies only with limit_percentage; with limit_mib use spike_limit_mib',
+  assert.deepEqual(problems({ limit_percentage: 50, spike_limit_mib: 10 }), [
+    { path: ['spike_limit_mib'], message: 'applies only with limit_mib; with limit_percentage use spike_limit_percentage' },
   ]);
-  assert.deepEqual(issues({ limit_percentage: 50, spike_limit_mib: 10 }), [
-    'processors::memory_limiter::spike_limit_mib: applies only with limit_mib; with limit_percentage use spike_limit_percentage',
+  assert.deepEqual(problems({ limit_mib: 100, check_interval: '0s' }), [
+    { path: ['check_interval'], message: 'must be longer than 0, got "0s"' },
   ]);
-  assert.deepEqual(issues({ limit_mib: 100, check_interval: '0s' }), [
-    'processors::memory_limiter::check_interval: must be longer than 0, got "0s"',
-  ]);
+});
+
+test('a config breaking those rules stops the service before anything starts, with positions', async () => {
+  const source = sourceReceiver();
+  const sink = sinkExporter();
+  const yaml = `
+receivers: {source: {}}
+processors:
+  memory_limiter: {check_interval: 0s, limit_mib: 100, spike_limit_mib: 200}
+exporters: {sink: {}}
+service:
+  pipelines:
+    metrics: {receivers: [source], processors: [memory_limiter], exporters: [sink]}
+`;
+  await assert.rejects(startService(yaml, [source.factory, sink.factory, memoryLimiter]), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.code, 'SKEIN_ERR_CONFIG_INVALID');
+    assert.deepEqual(
+      err.issues.map((i) => i.message),
+      [
+        'test.yaml:4:20: processors::memory_limiter::check_interval: must be longer than 0, got "0s"',
+        'test.yaml:4:56: processors::memory_limiter::spike_limit_mib: must be less than limit_mib (100), got 200',
+      ],
+    );
+    return true;
+  });
+});
+
+test('create() refuses a broken config when called without validate', () => {
+  assert.throws(() => createMemoryLimiter(settings({}), recorder().next, fakeProbe({ usedMiB: 0 }).probe), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.message, 'processors::memory_limiter: set limit_mib or limit_percentage');
+    return true;
+  });
 });
 
 test('in a service with a limit below the real heap, pushes are refused as retryable', async () => {

@@ -3,7 +3,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SkeinError } from '../errors.ts';
+import { formatHostPort, listen } from '../net.ts';
 import type { Logger } from '../log.ts';
 import type { MetricsRegistry } from './registry.ts';
 
@@ -32,31 +32,11 @@ export async function startTelemetryServer(opts: TelemetryServerOptions): Promis
   const { registry, logger } = opts;
   const server = createServer((req, res) => handle(registry, logger, req, res));
 
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      reject(
-        new SkeinError(
-          'SKEIN_ERR_TELEMETRY_LISTEN',
-          `cannot serve self-metrics on ${hostPort(opts.host, opts.port)}: ${listenReason(err)}`,
-          { cause: err },
-        ),
-      );
-    };
-    server.once('error', onError);
-    try {
-      server.listen(opts.port, opts.host, () => {
-        server.off('error', onError);
-        resolve();
-      });
-    } catch (err) {
-      // A port out of range throws here instead of emitting 'error'.
-      onError(err as NodeJS.ErrnoException);
-    }
-  });
+  await listen(server, { host: opts.host, port: opts.port, what: 'self-metrics', code: 'SKEIN_ERR_TELEMETRY_LISTEN' });
   server.on('error', (err) => logger.error('self-metrics server error', { err }));
 
   const bound = server.address() as AddressInfo;
-  logger.info('serving self-metrics', { url: `http://${hostPort(bound.address, bound.port)}${METRICS_PATH}` });
+  logger.info('serving self-metrics', { url: `http://${formatHostPort(bound.address, bound.port)}${METRICS_PATH}` });
 
   let closing: Promise<void> | undefined;
   return {
@@ -102,24 +82,4 @@ function handle(registry: MetricsRegistry, logger: Logger, req: IncomingMessage,
 function reply(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
   res.end(res.req.method === 'HEAD' ? undefined : text);
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function listenReason(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return 'address already in use';
-    case 'EACCES':
-      return 'permission denied';
-    case 'EADDRNOTAVAIL':
-      return 'address not available on this machine';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found';
-    default:
-      return err.message;
-  }
 }
