@@ -7,6 +7,9 @@ set -euo pipefail
 # package that provides it.
 DEPS=(
   "promtool prometheus"
+  "prometheus prometheus"
+  "openssl openssl"
+  "redis-server redis-server"
 )
 
 have() {

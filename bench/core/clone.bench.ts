@@ -13,7 +13,7 @@ import {
   type MetricsBatch,
   type NumberDataPoint,
 } from '@skein/core';
-import { do_not_optimize, time } from '../lib/measure.ts';
+import { compare, COMPARE_LIMITS, do_not_optimize } from '../lib/measure.ts';
 import { bigBatch, expectPoints } from '../lib/payload.ts';
 import { duration, ratio, Report } from '../lib/report.ts';
 
@@ -125,16 +125,25 @@ for (const o of objectsOf(mine)) assert.ok(!originals.has(o), 'the hand-written 
 
 // ---- the cases ----
 
-const built = report.record(await time(`build a ${POINTS}-point batch (builders)`, () => do_not_optimize(bigBatch(POINTS))));
-const structured = report.record(await time('cloneBatch (structuredClone)', () => do_not_optimize(cloneBatch(original))));
-const hand = report.record(await time('hand-written deep copy', () => do_not_optimize(handClone(original))));
-
+const { timings, ratios } = await compare([
+  { name: `build a ${POINTS.toLocaleString('en-US')}-point batch (builders)`, fn: () => do_not_optimize(bigBatch(POINTS)) },
+  { name: 'cloneBatch (structuredClone)', fn: () => do_not_optimize(cloneBatch(original)) },
+  { name: 'hand-written deep copy', fn: () => do_not_optimize(handClone(original)) },
+]);
 report.table({
-  title: `Copying one ${POINTS.toLocaleString('en-US')}-point batch (4 resources, gauge/sum/histogram)`,
-  columns: ['what', 'mean', 'p99', 'per point', '÷ build'],
-  rows: [built, structured, hand].map((t) => [t.name, duration(t.avgNs), duration(t.p99Ns), duration(t.avgNs / POINTS), `${ratio(t.avgNs / built.avgNs)}×`]),
+  title: `Copying one ${POINTS.toLocaleString('en-US')}-point batch (4 resources, gauge/sum/histogram; ${COMPARE_LIMITS.rounds} interleaved rounds)`,
+  columns: ['what', 'mean', 'median', 'p99', 'per point (median)', '÷ build'],
+  rows: timings.map((t, k) => [
+    report.record(t).name,
+    duration(t.avgNs),
+    duration(t.p50Ns),
+    duration(t.p99Ns),
+    duration(t.p50Ns / POINTS),
+    `${ratio(ratios[k]!)}×`,
+  ]),
 });
-report.figure('structuredClone / build', structured.avgNs / built.avgNs, '× build');
-report.figure('structuredClone / hand-written copy', structured.avgNs / hand.avgNs, '×');
-report.figure('hand-written copy / build', hand.avgNs / built.avgNs, '× build');
+const [, structured, hand] = ratios;
+report.figure('structuredClone / build', structured!, '× build');
+report.figure('structuredClone / hand-written copy', structured! / hand!, '×');
+report.figure('hand-written copy / build', hand!, '× build');
 report.finish();

@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { nanosToMillis } from '@skein/core';
-import { do_not_optimize, time, type Timing } from '../lib/measure.ts';
+import { compare, COMPARE_LIMITS, do_not_optimize } from '../lib/measure.ts';
 import { duration, ratio, Report } from '../lib/report.ts';
 
 const report = new Report(import.meta.url);
@@ -29,6 +29,14 @@ interface MsNs {
 /** 2^32 = 4294 × 10^6 + 967,296, so hi·2^32 + lo splits into exact float arithmetic. */
 function pairFromFixed64(lo: number, hi: number): MsNs {
   const r = hi * 967_296 + lo; // < 2^52
+  // r / 1e6 < 2^32 keeps a rounding error far below the 1e-6 that could lift it to the next integer.
+  const q = Math.floor(r / 1e6);
+  return { ms: hi * 4294 + q, ns: r - q * 1e6 };
+}
+
+/** The same with `%`, which V8 compiles to a slower floating-point remainder. */
+function pairFromFixed64Remainder(lo: number, hi: number): MsNs {
+  const r = hi * 967_296 + lo;
   const ns = r % 1e6;
   return { ms: hi * 4294 + (r - ns) / 1e6, ns };
 }
@@ -49,7 +57,15 @@ const comparePairs = (a: MsNs, b: MsNs) => a.ms - b.ms || a.ns - b.ns;
 
 // ---- bigint ----
 
-const bigFromFixed64 = (lo: number, hi: number) => (BigInt(hi) << 32n) | BigInt(lo);
+const bigFromFixed64 = (lo: number, hi: number) => BigInt(hi) * 4_294_967_296n + BigInt(lo);
+/** Two other ways to the same bigint, for the variants table. */
+const bigFromFixed64ShiftOr = (lo: number, hi: number) => (BigInt(hi) << 32n) | BigInt(lo);
+const scratch = new DataView(new ArrayBuffer(8));
+function bigFromFixed64Scratch(lo: number, hi: number): bigint {
+  scratch.setUint32(0, lo, true);
+  scratch.setUint32(4, hi, true);
+  return scratch.getBigUint64(0, true);
+}
 function bigToFixed64(t: bigint, out: Uint32Array, at: number): void {
   out[at] = Number(t & 0xffff_ffffn);
   out[at + 1] = Number(t >> 32n);
@@ -82,12 +98,14 @@ for (let i = 0; i < N; i++) {
   pairs[i] = pairFromFixed64(halves[2 * i]!, halves[2 * i + 1]!);
 }
 
-// Both must say the same thing before their speed means anything, including at the edges.
-const edges: [number, number][] = [[0, 0], [0xffff_ffff, 0xffff_ffff], [999_999, 0], [1_000_000, 0], [0, 1], [0xffff_ffff, 0]];
+// Every form must agree on the data it is timed on before its speed means anything.
 const out = new Uint32Array(2);
-for (const [lo, hi] of [...edges, ...Array.from({ length: N }, (_, i) => [halves[2 * i]!, halves[2 * i + 1]!] as [number, number])]) {
+function agree(lo: number, hi: number): void {
   const big = bigFromFixed64(lo, hi);
   const pair = pairFromFixed64(lo, hi);
+  assert.equal(bigFromFixed64ShiftOr(lo, hi), big);
+  assert.equal(bigFromFixed64Scratch(lo, hi), big);
+  assert.deepEqual(pairFromFixed64Remainder(lo, hi), pair);
   assert.equal(BigInt(pair.ms) * 1_000_000n + BigInt(pair.ns), big, `pair of ${lo}/${hi}`);
   assert.equal(pair.ms, nanosToMillis(big), `milliseconds of ${lo}/${hi}`);
   pairToFixed64(pair, out, 0);
@@ -95,6 +113,7 @@ for (const [lo, hi] of [...edges, ...Array.from({ length: N }, (_, i) => [halves
   bigToFixed64(big, out, 0);
   assert.deepEqual([out[0], out[1]], [lo, hi], `bigint back to fixed64 of ${lo}/${hi}`);
 }
+for (let i = 0; i < N; i++) agree(halves[2 * i]!, halves[2 * i + 1]!);
 assert.deepEqual(
   [...bigs].sort(compareBigints).map((t) => nanosToMillis(t)),
   [...pairs].sort(comparePairs).map((t) => t.ms),
@@ -161,16 +180,83 @@ const cases: { op: string; big: () => unknown; pair: () => unknown }[] = [
   },
 ];
 
+const variants: { what: string; fn: () => unknown }[] = [
+  { what: 'bigint: BigInt(hi) * 2^32n + BigInt(lo) (used above)', fn: cases[0]!.big },
+  {
+    what: 'bigint: (BigInt(hi) << 32n) | BigInt(lo)',
+    fn: () => {
+      for (let i = 0; i < N; i++) bigs[i] = bigFromFixed64ShiftOr(halves[2 * i]!, halves[2 * i + 1]!);
+    },
+  },
+  {
+    what: 'bigint: through an 8-byte DataView',
+    fn: () => {
+      for (let i = 0; i < N; i++) bigs[i] = bigFromFixed64Scratch(halves[2 * i]!, halves[2 * i + 1]!);
+    },
+  },
+  { what: 'pair: Math.floor(r / 1e6) (used above)', fn: cases[0]!.pair },
+  {
+    what: 'pair: r % 1e6',
+    fn: () => {
+      for (let i = 0; i < N; i++) pairs[i] = pairFromFixed64Remainder(halves[2 * i]!, halves[2 * i + 1]!);
+    },
+  },
+];
+
 const rows: (string | number)[][] = [];
 for (const c of cases) {
-  const big: Timing = report.record(await time(`bigint: ${c.op}`, c.big));
-  const pair: Timing = report.record(await time(`pair: ${c.op}`, c.pair));
-  rows.push([c.op, duration(big.avgNs / N), duration(pair.avgNs / N), `${ratio(big.avgNs / pair.avgNs)}×`]);
-  report.figure(`${c.op}: bigint / pair`, big.avgNs / pair.avgNs, '×');
+  const { timings, ratios } = await compare([
+    { name: `pair: ${c.op}`, fn: c.pair },
+    { name: `bigint: ${c.op}`, fn: c.big },
+  ]);
+  const [pair, big] = timings.map((t) => report.record(t));
+  rows.push([c.op, duration(big!.p50Ns / N), duration(pair!.p50Ns / N), `${ratio(ratios[1]!)}×`]);
+  report.figure(`${c.op}: bigint / pair`, ratios[1]!, '×');
 }
 report.table({
-  title: `Per timestamp (each call handles ${N.toLocaleString('en-US')})`,
+  title: `Per timestamp (median; each call handles ${N.toLocaleString('en-US')}; ${COMPARE_LIMITS.rounds} interleaved rounds)`,
   columns: ['operation', 'bigint', 'pair {ms, ns}', 'bigint ÷ pair'],
   rows,
 });
+
+const forms = await compare(variants.map((v) => ({ name: `from fixed64 halves, ${v.what}`, fn: v.fn })));
+report.table({
+  title: 'From fixed64 halves: how it is written matters as much as what it makes',
+  columns: ['form', 'per timestamp (median)', '÷ first'],
+  rows: variants.map((v, i) => [v.what, duration(report.record(forms.timings[i]!).p50Ns / N), `${ratio(forms.ratios[i]!)}×`]),
+});
+
+// Retained heap: what a batch's timestamps keep alive, measured after a full collection.
+if (typeof globalThis.gc === 'function') {
+  const M = 100_000;
+  const retained = (make: (i: number) => unknown) => {
+    globalThis.gc!();
+    const before = process.memoryUsage().heapUsed;
+    const keep = Array.from({ length: M }, (_, i) => make(i));
+    globalThis.gc!();
+    const bytes = (process.memoryUsage().heapUsed - before) / M;
+    do_not_optimize(keep);
+    return bytes;
+  };
+  const bigBytes = retained((i) => bigFromFixed64(halves[2 * (i % N)]!, halves[2 * (i % N) + 1]!));
+  const pairBytes = retained((i) => pairFromFixed64(halves[2 * (i % N)]!, halves[2 * (i % N) + 1]!));
+  report.table({
+    title: `Retained heap per timestamp (${M.toLocaleString('en-US')} kept in an array, array slot included)`,
+    columns: ['representation', 'bytes'],
+    rows: [
+      ['bigint', bigBytes.toFixed(1)],
+      ['pair {ms, ns}', pairBytes.toFixed(1)],
+    ],
+  });
+  report.figure('retained heap: pair / bigint', pairBytes / bigBytes, '×');
+}
+// The whole fixed64 range is checked only now: values past 2^63 (the year 2262) send V8's
+// bigint code down a slow path for good, and the timed code should see what production sees.
+const u32 = () => Math.floor(random() * 2 ** 32);
+const lastNsBeforeAMillisecondAtTheTop = 2_000_000 - ((0xffff_ffff * 967_296) % 1_000_000) - 1;
+for (const [lo, hi] of [[0, 0], [0xffff_ffff, 0xffff_ffff], [999_999, 0], [1_000_000, 0], [0, 1], [0xffff_ffff, 0], [lastNsBeforeAMillisecondAtTheTop, 0xffff_ffff]]) {
+  agree(lo!, hi!);
+}
+for (let i = 0; i < 20_000; i++) agree(u32(), u32());
+
 report.finish();

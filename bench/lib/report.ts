@@ -18,6 +18,8 @@ export interface Machine {
   v8: string;
   platform: string;
   memoryGiB: number;
+  /** The 1-minute load average when the report was written: above the core count, others competed. */
+  load1m: number;
 }
 
 /** Read when the bench runs, so the numbers always travel with the machine that made them. */
@@ -30,6 +32,7 @@ export function machine(): Machine {
     v8: process.versions.v8,
     platform: `${os.platform()} ${os.arch()}`,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    load1m: Math.round(os.loadavg()[0]! * 100) / 100,
   };
 }
 
@@ -79,7 +82,7 @@ export class Report {
     const out: string[] = [
       `## ${this.bench}`,
       '',
-      `\`npm run bench -- ${this.bench}\` · ${m.cores} cores (${m.cpu}) · node ${m.node} · ${m.platform} · ${((Date.now() - this.#started) / 1000).toFixed(1)} s`,
+      `\`npm run bench -- ${this.bench}\` · ${m.cores} cores (${m.cpu}) · node ${m.node} · ${m.platform} · load ${m.load1m} at the end · ${((Date.now() - this.#started) / 1000).toFixed(1)} s`,
       '',
     ];
     for (const t of this.#tables) out.push(`### ${t.title}`, '', ...markdownTable(t), '');
@@ -99,7 +102,8 @@ export class Report {
 }
 
 function markdownTable(t: Table): string[] {
-  const cells = [t.columns, ...t.rows.map((r) => r.map(String))];
+  const cell = (v: string | number) => String(v).replaceAll('|', '\\|');
+  const cells = [t.columns.map(cell), ...t.rows.map((r) => r.map(cell))];
   const widths = t.columns.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
   // Text left, numbers right, as a reader scans them.
   const numeric = t.columns.map((_, c) => t.rows.every((r) => /^[\d.,\s×%~-]/.test(String(r[c]))));

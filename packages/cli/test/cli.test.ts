@@ -12,7 +12,11 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** What `validate` prints for testdata/errors.yaml: every problem, in file order. */
 const ERROR_LINES = [
   `${ERRORS}:2:15: receivers::heartbeat::interval: must be a duration such as "30s" or "1m30s", got "soon"`,
-  `${ERRORS}:3:3: receivers::nosuch: unknown receiver type "nosuch"; known types: heartbeat`,
+  `${ERRORS}:3:3: receivers::nosuch: unknown receiver type "nosuch"; known types: ${builtinFactories()
+    .filter((f) => f.kind === 'receiver')
+    .map((f) => f.type)
+    .sort()
+    .join(', ')}`,
   `${ERRORS}:5:11: processors::batch::send_batch_size: must be >= 1, got 0`,
   `${ERRORS}:7:11: exporters::debug::verbosity: must be one of "basic", "normal", "detailed", got "loud"`,
   `${ERRORS}:13:26: service::pipelines::metrics::exporters::1: exporter "missing" is not declared; declared exporters and connectors: debug`,
@@ -64,17 +68,14 @@ test('components lists every built-in with its kind, type and stability', () => 
   const [header, ...rows] = lines(r.stdout);
   assert.match(header!, /^KIND\s+TYPE\s+STABILITY\s+DESCRIPTION$/);
   const cells = rows.map((row) => row.split(/\s{2,}/));
-  assert.deepEqual(
-    cells.map(([kind, type]) => `${kind}/${type}`),
-    [
-      'receiver/heartbeat',
-      'processor/batch',
-      'processor/memory_limiter',
-      'exporter/debug',
-      'extension/health_check',
-      'connector/forward',
-    ],
-  );
+  const listed = cells.map(([kind, type]) => `${kind}/${type}`);
+  // Grouped by kind in pipeline order, each built-in once.
+  const kindOrder = ['receiver', 'processor', 'exporter', 'extension', 'connector'];
+  assert.deepEqual(listed, [...listed].sort((a, b) => kindOrder.indexOf(a.split('/')[0]!) - kindOrder.indexOf(b.split('/')[0]!)));
+  assert.equal(new Set(listed).size, builtinFactories().length);
+  for (const id of ['receiver/heartbeat', 'receiver/otlp', 'processor/batch', 'processor/memory_limiter', 'exporter/debug', 'extension/health_check', 'connector/forward']) {
+    assert.ok(listed.includes(id), `${id} is not listed`);
+  }
   for (const f of builtinFactories()) {
     assert.ok(
       cells.some(([kind, type, stability, description]) => kind === f.kind && type === f.type && stability === f.stability && description === f.description),
@@ -136,7 +137,15 @@ test('command line mistakes exit 2 with a message and the usage', () => {
 test('--plugin loads a processor written outside core, for validate and components', () => {
   const without = skein('validate', '--config', 'packages/cli/test/testdata/uses-drop-metrics.yaml');
   assert.equal(without.code, 1);
-  assert.match(without.stderr, /processors::drop_metrics: unknown processor type "drop_metrics"; known types: batch, memory_limiter\n/);
+  const knownProcessors = builtinFactories()
+    .filter((f) => f.kind === 'processor')
+    .map((f) => f.type)
+    .sort()
+    .join(', ');
+  assert.ok(
+    without.stderr.includes(`processors::drop_metrics: unknown processor type "drop_metrics"; known types: ${knownProcessors}\n`),
+    without.stderr,
+  );
 
   const r = skein('validate', '--config', 'packages/cli/test/testdata/uses-drop-metrics.yaml', '--plugin', EXAMPLE_PLUGIN);
   assert.equal(r.stderr, '');

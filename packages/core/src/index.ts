@@ -14,7 +14,7 @@ export { loadConfig, loadConfigText } from './config/load.ts';
 export { validateAgainst } from './config/validate.ts';
 export * from './config/units.ts';
 export { fanout, combineRefusals } from './graph/fanout.ts';
-export { exporterDeliveryCounters, SelfMetricNames } from './graph/instrument.ts';
+export { exporterDeliveryCounters, receiverRefusedPoints, SelfMetricNames } from './graph/instrument.ts';
 export { parseId, type ComponentId } from './graph/id.ts';
 export { planGraph, type Plan } from './graph/plan.ts';
 export { Service, type ServiceOptions } from './service.ts';

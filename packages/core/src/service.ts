@@ -41,6 +41,7 @@ export class Service implements Host {
   #started: GraphNode[] = [];
   #telemetry?: { address: string; port: number; close(): Promise<void> };
   #shutdown?: Promise<void>;
+  #stopProcessMetrics?: () => void;
 
   private constructor(plan: Plan, graph: Graph, logger: Logger, registry: MetricsRegistry, options: ServiceOptions) {
     this.plan = plan;
@@ -81,6 +82,12 @@ export class Service implements Host {
     return new Map(this.#graph.extensions.map((e) => [e.id, e.component]));
   }
 
+  /** A created component by section and ID (per-pipeline processors: the first pipeline's). */
+  getComponent<T = unknown>(section: 'receivers' | 'processors' | 'exporters' | 'extensions' | 'connectors', id: string): T | undefined {
+    const node = [...this.#graph.extensions, ...this.#graph.nodes].find((n) => n.section === section && n.id === id);
+    return node?.component as T | undefined;
+  }
+
   /** The consumer at the head of a pipeline (tests and benchmarks push through it). */
   pipelineEntry(id: string) {
     return this.#graph.entries.get(id);
@@ -99,7 +106,7 @@ export class Service implements Host {
     try {
       if (!processMetricsRegistered.has(this.registry)) {
         processMetricsRegistered.add(this.registry);
-        registerProcessMetrics(this.registry, { version: this.#options.version ?? '0.0.0' });
+        this.#stopProcessMetrics = registerProcessMetrics(this.registry, { version: this.#options.version ?? '0.0.0' });
       }
       if (telemetry.level !== 'none') {
         const { host, port } = parseHostPort(this.#options.telemetryAddress ?? telemetry.address);
@@ -155,5 +162,11 @@ export class Service implements Host {
     const t = this.#telemetry;
     this.#telemetry = undefined;
     await t?.close();
+    // The next service on this registry (after a reload) registers them again.
+    if (this.#stopProcessMetrics) {
+      this.#stopProcessMetrics();
+      this.#stopProcessMetrics = undefined;
+      processMetricsRegistered.delete(this.registry);
+    }
   }
 }

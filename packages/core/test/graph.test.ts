@@ -262,6 +262,8 @@ test('a receiver in two pipelines is one instance feeding both; a shared exporte
   await svc.start();
   assert.equal(rec.creates.get('receiver push'), 1);
   assert.equal(rec.creates.get('exporter memory/a'), 1);
+  assert.equal(typeof svc.getComponent<{ start(): void }>('receivers', 'push')!.start, 'function');
+  assert.equal(svc.getComponent('receivers', 'missing'), undefined);
   const batch = metricsBatch([{ resource: { 'host.name': 'n1' }, metrics: [gauge('health.score', [numberPoint(0.5)])] }]);
   await rec.consumers.get('push')!.consume(batch, { transport: 'test' });
   const a = rec.received.get('memory/a')!;

@@ -88,10 +88,37 @@ test('filterDataPoints removes points and prunes what is left empty', () => {
 test('cloneBatch is deep and keeps bigints and bytes', () => {
   const b = sample();
   b.resourceMetrics[0]!.resource.attributes.bytes = new Uint8Array([1, 2]);
+  b.resourceMetrics[0]!.resource.attributes.nested = { list: [1n, 'x', { deep: true }] };
+  b.resourceMetrics[0]!.schemaUrl = 'https://example.com/schema';
+  const g = b.resourceMetrics[0]!.scopeMetrics[0]!.metrics[0]!;
+  g.points[0]!.exemplars.push({ filteredAttributes: { a: 1 }, timeUnixNano: t, value: 2, spanId: new Uint8Array(8), traceId: new Uint8Array(16) });
   const c = cloneBatch(b);
   assert.deepEqual(c, b);
-  c.resourceMetrics[0]!.resource.attributes['host.name'] = 'changed';
-  assert.equal(b.resourceMetrics[0]!.resource.attributes['host.name'], 'n1');
+  assert.deepEqual(c, structuredClone(b), 'same result as structuredClone');
+
+  // Change every mutable part of the copy; the original must not move.
+  const before = structuredClone(b);
+  const rm = c.resourceMetrics[0]!;
+  rm.resource.attributes['host.name'] = 'changed';
+  (rm.resource.attributes.bytes as Uint8Array)[0] = 9;
+  ((rm.resource.attributes.nested as { list: unknown[] }).list[2] as { deep: boolean }).deep = false;
+  rm.scopeMetrics[0]!.scope.name = 'other';
+  const cg = rm.scopeMetrics[0]!.metrics[0]!;
+  cg.name = 'renamed';
+  cg.points[0]!.attributes.core = 1n;
+  cg.points[0]!.exemplars[0]!.filteredAttributes.a = 5;
+  cg.points[0]!.exemplars[0]!.spanId![0] = 1;
+  const h = rm.scopeMetrics[0]!.metrics[2]!;
+  if (h.type === 'histogram') {
+    h.points[0]!.bucketCounts[0] = 100;
+    h.points[0]!.explicitBounds.push(9);
+  }
+  const rm2 = c.resourceMetrics[1]!.scopeMetrics[0]!;
+  const e = rm2.metrics[0]!;
+  if (e.type === 'exponential_histogram') e.points[0]!.positive.bucketCounts[0] = 50;
+  const q = rm2.metrics[1]!;
+  if (q.type === 'summary') q.points[0]!.quantileValues[0]!.value = 99;
+  assert.deepEqual(b, before);
 });
 
 test('nanosecond time helpers are exact', () => {

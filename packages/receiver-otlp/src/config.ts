@@ -1,11 +1,11 @@
-import { Type, type Static, type TObject } from '@skein/core';
+import { Type, type Static, type TSchema } from '@skein/core';
 
 /**
  * A protocol section that may also be written with no value (`grpc:`), as in the Collector:
  * null enables the protocol with its defaults. Kept an object schema (not a union) so the
  * generated config table lists its keys.
  */
-function enabledByKey<T extends TObject>(schema: T, description: string) {
+function enabledByKey<T extends TSchema>(schema: T, description: string) {
   return Type.Unsafe<Static<T> | null>({ ...schema, type: ['object', 'null'], description });
 }
 
@@ -40,7 +40,7 @@ const middlewares = () =>
   });
 
 const includeHeaders = (what: string) =>
-  Type.Array(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), {
+  Type.Array(Type.String({ pattern: '^[A-Za-z0-9_.-]+$' }), {
     default: [],
     description: `${what} copied into the request context that processors and exporters see; names are case-insensitive.`,
   });

@@ -4,7 +4,7 @@
  * so a gzip bomb costs at most the limit plus one zlib chunk, never its inflated size.
  */
 import type { IncomingMessage } from 'node:http';
-import { createGunzip, createInflate, createZstdDecompress, type Gunzip, type Inflate, type ZstdDecompress } from 'node:zlib';
+import { constants, createGunzip, createInflate, createZstdDecompress, type Gunzip, type Inflate, type ZstdDecompress } from 'node:zlib';
 
 export type ContentEncoding = 'identity' | 'gzip' | 'deflate' | 'zstd';
 
@@ -44,6 +44,8 @@ export class BadCompressionError extends Error {}
 /** The client went away (or its request timed out) before the body was complete. */
 export class BodyAbortedError extends Error {}
 
+const ZSTD_WINDOW_LOG_MAX = 23;
+
 function decompressor(encoding: Exclude<ContentEncoding, 'identity'>): Gunzip | Inflate | ZstdDecompress {
   switch (encoding) {
     case 'gzip':
@@ -52,13 +54,15 @@ function decompressor(encoding: Exclude<ContentEncoding, 'identity'>): Gunzip | 
       // HTTP's "deflate" is the zlib format (RFC 9110 §8.4.1.2), as Go's and Node's clients send it.
       return createInflate();
     case 'zstd':
-      return createZstdDecompress();
+      // RFC 9659 §2: the zstd content coding uses windows of at most 8 MiB, and decoders may
+      // refuse larger ones; a larger window would let a tiny frame claim a large buffer.
+      return createZstdDecompress({ params: { [constants.ZSTD_d_windowLogMax]: ZSTD_WINDOW_LOG_MAX } });
   }
 }
 
 /**
  * The whole body, decompressed. Rejects with BodyTooLargeError, BadCompressionError or
- * BodyAbortedError; after a rejection the rest of the body is left unread.
+ * BodyAbortedError; after a rejection the rest of the body is read and discarded.
  */
 export function readBody(req: IncomingMessage, encoding: ContentEncoding, limit: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -83,8 +87,9 @@ export function readBody(req: IncomingMessage, encoding: ContentEncoding, limit:
       }
       if (err) {
         chunks.length = 0;
-        // Stop reading: the reply ends the connection rather than drain an unbounded body.
-        req.pause();
+        // Discard the rest as it comes, so a keep-alive connection stays usable; the reply closes
+        // the connection instead when much is left (http.ts).
+        req.resume();
         reject(err);
       } else {
         resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, outBytes));

@@ -6,7 +6,7 @@ import type { Consumer, RequestContext } from '../consumer.ts';
 import { refusalReason } from '../errors.ts';
 import { countDataPoints } from '../metrics/iterate.ts';
 import type { MetricsBatch } from '../metrics/model.ts';
-import type { ComponentTelemetry, Counter, MetricsRegistry } from '../telemetry/registry.ts';
+import type { ComponentTelemetry, Counter, CounterChild, MetricsRegistry } from '../telemetry/registry.ts';
 
 /** The names of the framework's per-component counters. */
 export const SelfMetricNames = {
@@ -19,6 +19,19 @@ export const SelfMetricNames = {
   exporterFailed: 'skein_exporter_failed_points_total',
 } as const;
 
+/**
+ * The refused-points family the framework counts pipeline refusals in. A receiver that
+ * rejects points itself (undecodable, invalid) counts them here too, so one metric tells
+ * everything a receiver did not pass on.
+ */
+export function receiverRefusedPoints(registry: MetricsRegistry): Counter {
+  return registry.counter({
+    name: SelfMetricNames.receiverRefused,
+    help: 'Data points a receiver took in that were refused, by reason.',
+    labelNames: ['receiver', 'transport', 'reason'],
+  });
+}
+
 /** Wraps the consumer a receiver pushes into: counts accepted and refused points. */
 export function instrumentReceiverOutput(registry: MetricsRegistry, receiverId: string, next: Consumer): Consumer {
   const accepted = registry.counter({
@@ -26,11 +39,9 @@ export function instrumentReceiverOutput(registry: MetricsRegistry, receiverId: 
     help: 'Data points a receiver pushed into its pipelines that were accepted.',
     labelNames: ['receiver', 'transport'],
   });
-  const refused = registry.counter({
-    name: SelfMetricNames.receiverRefused,
-    help: 'Data points a receiver took in that its pipelines refused, by reason.',
-    labelNames: ['receiver', 'transport', 'reason'],
-  });
+  const refused = receiverRefusedPoints(registry);
+  // One child per transport, resolved once: the labelled lookup is the costly part of a count.
+  const acceptedBy = new Map<string, CounterChild>();
   return {
     mutatesData: next.mutatesData,
     async consume(batch: MetricsBatch, ctx: RequestContext): Promise<void> {
@@ -42,7 +53,12 @@ export function instrumentReceiverOutput(registry: MetricsRegistry, receiverId: 
         refused.inc(n, { receiver: receiverId, transport: ctx.transport, reason: refusalReason(err) });
         throw err;
       }
-      accepted.inc(n, { receiver: receiverId, transport: ctx.transport });
+      let child = acceptedBy.get(ctx.transport);
+      if (!child) {
+        child = accepted.labels({ receiver: receiverId, transport: ctx.transport });
+        acceptedBy.set(ctx.transport, child);
+      }
+      child.inc(n);
     },
   };
 }
@@ -117,7 +133,9 @@ export function exporterDeliveryCounters(telemetry: ComponentTelemetry): { sent:
 
 /** Wraps an exporter (or a connector's exporter side) with sent/failed counts. */
 export function instrumentExporter(telemetry: ComponentTelemetry, exporter: Consumer): Consumer {
-  const { sent, failed } = exporterDeliveryCounters(telemetry);
+  const counters = exporterDeliveryCounters(telemetry);
+  const sent = counters.sent.labels({});
+  const failed = counters.failed;
   return {
     mutatesData: exporter.mutatesData,
     async consume(batch, ctx) {

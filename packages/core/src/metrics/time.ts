@@ -1,6 +1,6 @@
 /**
  * Nanosecond timestamps live here and nowhere else. They are `bigint`: exact for the whole
- * int64 range OTLP uses, and cheap enough on the hot path (bench/micro/timestamps.bench.ts
+ * int64 range OTLP uses, and cheap enough on the hot path (bench/core/timestamps.bench.ts
  * compares it with a millisecond-plus-remainder pair).
  */
 

@@ -1,0 +1,120 @@
+/**
+ * The server side of receiver-otlp/push, run by push.bench.ts in a child process of its own so
+ * that the load generator never runs on the server's event loop.
+ *
+ *   node bench/receiver-otlp/push-server.ts skein   # the otlp receiver (HTTP and gRPC) → no-op exporter
+ *   node bench/receiver-otlp/push-server.ts bare    # node:http answering 200, grpc-js answering an empty reply
+ *
+ * Over IPC it sends `{ready: {http, grpc}}` (ports on 127.0.0.1), and answers `begin` and `end`
+ * with what it did in between: requests handled (bare) or points the exporter took with a
+ * `cluster_id` in their context (skein), CPU time, and event-loop utilisation. It exits when its
+ * parent disconnects.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import { countDataPoints, defineExporter, Type, type Service } from '@skein/core';
+import { startService } from '@skein/core/testing';
+import otlp, { METRICS_EXPORT_PATH, type OtlpReceiver } from '@skein/receiver-otlp';
+
+export type ServerMode = 'skein' | 'bare';
+
+export interface Ready {
+  ready: { http: number; grpc: number };
+}
+
+/** What the server did between `begin` and `end`. */
+export interface Interval {
+  /** Pushes accepted: requests answered (bare), or points with a cluster_id that reached the exporter (skein, 1 per push). */
+  handled: number;
+  /** User + system CPU of the whole process (all its threads), µs. */
+  cpuUs: number;
+  /** Share of the interval the event loop was busy, 0…1. */
+  elu: number;
+}
+
+const mode = process.argv[2] as ServerMode;
+if (mode !== 'skein' && mode !== 'bare') throw new Error(`usage: push-server.ts skein|bare, got ${JSON.stringify(process.argv[2])}`);
+if (!process.send) throw new Error('push-server.ts runs as a child of push.bench.ts (it needs an IPC channel)');
+
+let handled = 0;
+let service: Service | undefined;
+let ports: Ready['ready'];
+
+if (mode === 'skein') {
+  /** Takes every batch and keeps only a count: the receiver is all that is measured. */
+  const noop = defineExporter({
+    type: 'noop',
+    description: 'Counts and drops every batch (benchmarks).',
+    stability: 'development',
+    configSchema: Type.Object({}, { additionalProperties: false }),
+    create: () => ({
+      async consume(batch, ctx) {
+        if (ctx.clusterId !== undefined) handled += countDataPoints(batch);
+      },
+    }),
+  });
+  service = await startService(
+    `
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: "127.0.0.1:0"}
+      http: {endpoint: "127.0.0.1:0"}
+exporters:
+  noop: {}
+service:
+  pipelines:
+    metrics: {receivers: [otlp], exporters: [noop]}
+`,
+    [otlp, noop],
+  );
+  const receiver = service.getComponent<OtlpReceiver>('receivers', 'otlp')!;
+  ports = { http: receiver.httpAddress!.port, grpc: receiver.grpcAddress!.port };
+} else {
+  const http = createServer((req, res) => {
+    // Read the body, as any server that answers a push must, then answer.
+    req.on('data', () => {});
+    req.on('end', () => {
+      handled++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+
+  const raw = (b: Buffer) => b;
+  const empty = Buffer.alloc(0); // an empty ExportMetricsServiceResponse
+  const server = new grpc.Server();
+  server.addService(
+    { Export: { path: METRICS_EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+    {
+      Export: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => {
+        handled++;
+        callback(null, empty);
+      },
+    },
+  );
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+  );
+  ports = { http: (http.address() as AddressInfo).port, grpc: grpcPort };
+}
+
+let from: { handled: number; cpu: NodeJS.CpuUsage; elu: EventLoopUtilization } | undefined;
+process.on('message', (msg: 'begin' | 'end') => {
+  if (msg === 'begin') {
+    from = { handled, cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
+    process.send!('begun');
+  } else if (msg === 'end' && from) {
+    const cpu = process.cpuUsage(from.cpu);
+    const interval: Interval = { handled: handled - from.handled, cpuUs: cpu.user + cpu.system, elu: performance.eventLoopUtilization(from.elu).utilization };
+    process.send!(interval);
+  }
+});
+// The parent went away (finished, or crashed): stop rather than linger with open ports.
+process.on('disconnect', () => {
+  void (service?.shutdown() ?? Promise.resolve()).finally(() => process.exit(0));
+});
+process.send({ ready: ports } satisfies Ready);

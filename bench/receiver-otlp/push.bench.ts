@@ -1,0 +1,358 @@
+/**
+ * The OTLP push path end to end, as a fleet uses it: N agents, each on its own keep-alive
+ * connection, each pushing one `health.score` gauge (OTLP/protobuf, `?cluster_id=`, or gRPC
+ * metadata `cluster_id`), against
+ *
+ *   skein: the running `otlp` receiver → a no-op exporter (a real Service, self-metrics on);
+ *   bare:  the floor, a node:http server that reads the body and answers 200, and a grpc-js
+ *          server that answers an empty ExportMetricsServiceResponse.
+ *
+ * (a) Closed loop: every agent pushes again as soon as it has its answer, for a bounded time;
+ *     req/s and latency, in interleaved rounds (bare, skein, bare, skein, …).
+ * (b) Open loop: pushes started on a timer at a fixed rate (10,000 agents every 5 s is
+ *     2,000/s), a bounded count; latency from each push's start, whatever the server's pace.
+ *
+ * Each server runs in a child process of its own (push-server.ts), so the load generator here
+ * never runs on the server's event loop; the two still share the machine's cores, which is why
+ * the servers also report the CPU they spent per push. Options (or env PUSH_<NAME>):
+ * --agents=200 --seconds=2 --rounds=3 --rate=2000 --open-count=20000.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { Client } from 'undici';
+import { METRICS_EXPORT_PATH } from '@skein/receiver-otlp';
+import { median } from '../lib/measure.ts';
+import { count, duration, ratio, Report } from '../lib/report.ts';
+import type { Interval, Ready, ServerMode } from './push-server.ts';
+
+const report = new Report(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+
+function option(name: string, fallback: number): number {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  const raw = arg?.slice(name.length + 3) ?? process.env[`PUSH_${name.toUpperCase().replaceAll('-', '_')}`];
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const AGENTS = option('agents', 200);
+const ROUND_MS = option('seconds', 2) * 1000;
+const ROUNDS = option('rounds', 3);
+const RATE = option('rate', 2000);
+const OPEN_COUNT = option('open-count', 20_000);
+const WARM_UP_MS = 1000;
+/** Hard cap on pushes in one closed-loop round, besides its time limit. */
+const ROUND_MAX_PUSHES = 2_000_000;
+/** No single push may take longer than this; one that does fails the bench. */
+const PUSH_TIMEOUT_MS = 10_000;
+
+// ---------------------------------------------------------------------------------------------
+// What the agents push: one gauge point each, prebuilt
+
+const PROTO_DIR = join(here, '..', '..', 'packages', 'receiver-otlp', 'proto');
+const root = new protobuf.Root();
+root.resolvePath = (_origin, target) => join(PROTO_DIR, target);
+root.loadSync('opentelemetry/proto/collector/metrics/v1/metrics_service.proto');
+const Request = root.lookupType('opentelemetry.proto.collector.metrics.v1.ExportMetricsServiceRequest');
+
+const T0 = String(BigInt(Date.UTC(2025, 0, 15, 12)) * 1_000_000n);
+const clusterOf = (i: number) => `cluster-${i % 16}`;
+const str = (key: string, value: string) => ({ key, value: { stringValue: value } });
+
+const bodies = Array.from({ length: AGENTS }, (_, i) =>
+  Buffer.from(
+    Request.encode(
+      Request.fromObject({
+        resourceMetrics: [
+          {
+            resource: { attributes: [str('service.name', 'skein-agent'), str('host.name', `node-${String(i).padStart(5, '0')}`), str('cluster_id', clusterOf(i))] },
+            scopeMetrics: [
+              {
+                scope: { name: 'skein-agent', version: '1.0.0' },
+                metrics: [{ name: 'health.score', unit: '1', gauge: { dataPoints: [{ timeUnixNano: T0, asDouble: (i % 100) / 100 }] } }],
+              },
+            ],
+          },
+        ],
+      }),
+    ).finish(),
+  ),
+);
+
+// ---------------------------------------------------------------------------------------------
+// The servers, each in its own process
+
+interface Server {
+  mode: ServerMode;
+  ports: Ready['ready'];
+  begin(): Promise<void>;
+  end(): Promise<Interval>;
+  stop(): Promise<void>;
+}
+
+function reply<T>(child: ChildProcess, what: string, ms = 30_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`push-server: no ${what} within ${ms} ms`)), ms);
+    child.once('message', (m) => {
+      clearTimeout(timer);
+      resolve(m as T);
+    });
+  });
+}
+
+async function startServer(mode: ServerMode): Promise<Server> {
+  const child = fork(join(here, 'push-server.ts'), [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { ready } = await reply<Ready>(child, 'ready message');
+  return {
+    mode,
+    ports: ready,
+    async begin() {
+      child.send('begin');
+      await reply(child, 'begin');
+    },
+    end() {
+      child.send('end');
+      return reply<Interval>(child, 'end');
+    },
+    async stop() {
+      child.disconnect();
+      const timer = setTimeout(() => child.kill(), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The agents: one keep-alive connection each
+
+/** Pushes agent i's body; resolves to undefined when accepted, or to what went wrong. */
+type Push = (i: number) => Promise<string | undefined>;
+
+interface Agents {
+  push: Push;
+  close(): Promise<void>;
+}
+
+function httpAgents(port: number): Agents {
+  const clients = bodies.map(() => new Client(`http://127.0.0.1:${port}`, { pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: PUSH_TIMEOUT_MS, bodyTimeout: PUSH_TIMEOUT_MS }));
+  const paths = bodies.map((_, i) => `/v1/metrics?cluster_id=${clusterOf(i)}`);
+  const headers = { 'content-type': 'application/x-protobuf' };
+  return {
+    async push(i) {
+      try {
+        const res = await clients[i]!.request({ method: 'POST', path: paths[i]!, headers, body: bodies[i] });
+        await res.body.dump();
+        return res.statusCode === 200 ? undefined : `HTTP ${res.statusCode}`;
+      } catch (err) {
+        return String(err);
+      }
+    },
+    async close() {
+      await Promise.all(clients.map((c) => c.close()));
+    },
+  };
+}
+
+const raw = (b: Buffer) => b;
+const ExportClient = grpc.makeGenericClientConstructor(
+  { Export: { path: METRICS_EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
+  'Export',
+);
+type ExportCall = (body: Buffer, md: grpc.Metadata, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null) => void) => void;
+
+async function grpcAgents(port: number): Promise<Agents> {
+  // A local subchannel pool per client: each agent gets a connection of its own, as a fleet does.
+  const clients = bodies.map(() => new ExportClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }));
+  await Promise.all(clients.map((c) => new Promise<void>((resolve, reject) => c.waitForReady(Date.now() + 30_000, (err) => (err ? reject(err) : resolve())))));
+  const metadata = bodies.map((_, i) => {
+    const md = new grpc.Metadata();
+    md.set('cluster_id', clusterOf(i));
+    return md;
+  });
+  const exports = clients.map((c) => (c as unknown as { Export: ExportCall }).Export.bind(c));
+  return {
+    push: (i) =>
+      new Promise((resolve) => {
+        exports[i]!(bodies[i]!, metadata[i]!, { deadline: Date.now() + PUSH_TIMEOUT_MS }, (err) => resolve(err ? `gRPC ${grpc.status[err.code]}: ${err.details}` : undefined));
+      }),
+    async close() {
+      for (const c of clients) c.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loops
+
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+interface Run {
+  pushes: number;
+  seconds: number;
+  /** Milliseconds. */
+  p50: number;
+  p99: number;
+  max: number;
+  server: Interval;
+}
+
+/** The server must have taken every push the agents saw accepted, and the agents must have seen no failure. */
+function check(what: string, failures: string[], pushes: number, server: Interval): void {
+  if (failures.length > 0) throw new Error(`${what}: ${failures.length} of ${pushes} pushes failed, first: ${failures[0]}`);
+  if (server.handled !== pushes) throw new Error(`${what}: the agents saw ${pushes} pushes accepted, the server counted ${server.handled}`);
+}
+
+function summary(latencies: Float64Array, seconds: number, server: Interval): Run {
+  const sorted = latencies.slice().sort();
+  return { pushes: sorted.length, seconds, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted[sorted.length - 1]!, server };
+}
+
+/** Every agent pushes, waits for the answer, pushes again, until `ms` have passed. */
+async function closedLoop(what: string, server: Server, agents: Agents, ms: number): Promise<Run> {
+  const latencies = new Float64Array(ROUND_MAX_PUSHES);
+  const failures: string[] = [];
+  let n = 0;
+  await server.begin();
+  const start = performance.now();
+  const until = start + ms;
+  await Promise.all(
+    bodies.map(async (_, i) => {
+      while (n < ROUND_MAX_PUSHES && performance.now() < until) {
+        const t = performance.now();
+        const failure = await agents.push(i);
+        latencies[n++] = performance.now() - t;
+        if (failure) failures.push(failure);
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const interval = await server.end();
+  check(what, failures, n, interval);
+  return summary(latencies.subarray(0, n), seconds, interval);
+}
+
+interface OpenRun extends Run {
+  /** Pushes started per second, over the time it took to start them all. */
+  rate: number;
+  /** How late, at the 99th percentile, the generator started a push against its schedule (ms). */
+  lagP99: number;
+}
+
+/**
+ * Starts push k at `k / rate` seconds (agent k mod N), without waiting for earlier answers,
+ * `total` pushes in all. Latency runs from the moment a push is started to its answer.
+ */
+async function openLoop(what: string, server: Server, agents: Agents, rate: number, total: number): Promise<OpenRun> {
+  const latencies = new Float64Array(total);
+  const lag = new Float64Array(total);
+  const failures: string[] = [];
+  await server.begin();
+  const start = performance.now();
+  let lastStart = start;
+  await new Promise<void>((resolve) => {
+    let next = 0;
+    let done = 0;
+    const tick = () => {
+      const due = Math.min(total, Math.floor(((performance.now() - start) * rate) / 1000) + 1);
+      for (; next < due; next++) {
+        const k = next;
+        const t = performance.now();
+        lag[k] = t - (start + (k * 1000) / rate);
+        lastStart = t;
+        void agents.push(k % AGENTS).then((failure) => {
+          latencies[k] = performance.now() - t;
+          if (failure) failures.push(failure);
+          if (++done === total) resolve();
+        });
+      }
+      if (next < total) setTimeout(tick, 1);
+    };
+    tick();
+  });
+  const seconds = (performance.now() - start) / 1000;
+  const interval = await server.end();
+  check(what, failures, total, interval);
+  const lagSorted = lag.slice().sort();
+  return { ...summary(latencies, seconds, interval), rate: total / ((lastStart - start) / 1000), lagP99: quantile(lagSorted, 0.99) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runs
+
+const ms = (v: number) => duration(v * 1e6);
+const perPush = (r: Run) => duration((r.server.cpuUs * 1000) / r.server.handled);
+const busy = (r: Run) => `${(r.server.elu * 100).toFixed(0)} %`;
+
+const servers = { bare: await startServer('bare'), skein: await startServer('skein') };
+const transports = [
+  { name: 'HTTP (protobuf)', agents: async (s: Server) => httpAgents(s.ports.http) },
+  { name: 'gRPC', agents: (s: Server) => grpcAgents(s.ports.grpc) },
+];
+
+const closedRows: (string | number)[][] = [];
+const openRows: (string | number)[][] = [];
+const verdicts: (string | number)[][] = [];
+try {
+  for (const transport of transports) {
+    const fleets = { bare: await transport.agents(servers.bare), skein: await transport.agents(servers.skein) };
+    try {
+      for (const mode of ['bare', 'skein'] as const) await closedLoop(`${transport.name} ${mode} warm-up`, servers[mode], fleets[mode], WARM_UP_MS);
+      // (a) interleaved rounds; each ratio is taken within its round
+      const runs: Record<'bare' | 'skein', Run[]> = { bare: [], skein: [] };
+      for (let r = 0; r < ROUNDS; r++) {
+        for (const mode of ['bare', 'skein'] as const) runs[mode].push(await closedLoop(`${transport.name} ${mode}`, servers[mode], fleets[mode], ROUND_MS));
+      }
+      const rps = (run: Run) => run.pushes / run.seconds;
+      const ratios = runs.skein.map((s, r) => rps(s) / rps(runs.bare[r]!));
+      for (const mode of ['bare', 'skein'] as const) {
+        const mid = [...runs[mode]].sort((a, b) => rps(a) - rps(b))[ROUNDS >> 1]!;
+        const pushes = runs[mode].reduce((n, run) => n + run.pushes, 0);
+        closedRows.push([transport.name, mode, count(pushes), count(rps(mid)), ms(mid.p50), ms(mid.p99), perPush(mid), busy(mid)]);
+      }
+      const throughput = median(ratios);
+      report.figure(`${transport.name}: receiver req/s ÷ bare server req/s (closed loop)`, throughput, '×');
+      verdicts.push([`${transport.name}: ≥ 50 % of the bare server's req/s`, `${(throughput * 100).toFixed(0)} %`, throughput >= 0.5 ? 'met' : 'NOT met']);
+
+      // (b) the fleet's pace
+      for (const mode of ['bare', 'skein'] as const) {
+        const run = await openLoop(`${transport.name} ${mode} open loop`, servers[mode], fleets[mode], RATE, OPEN_COUNT);
+        openRows.push([transport.name, mode, count(run.pushes), count(run.rate), ms(run.p50), ms(run.p99), ms(run.max), ms(run.lagP99), perPush(run), busy(run)]);
+        if (mode === 'skein') {
+          report.figure(`${transport.name}: receiver p99 at ${count(RATE)} req/s`, run.p99, 'ms');
+          const kept = run.rate >= RATE * 0.95;
+          verdicts.push([
+            `${transport.name}: p99 < 5 ms at ${count(RATE)} req/s`,
+            `${ms(run.p99)} at ${count(run.rate)} req/s`,
+            run.p99 < 5 && kept ? 'met' : kept ? 'NOT met' : 'NOT met (the generator could not hold the rate)',
+          ]);
+        }
+      }
+    } finally {
+      await Promise.all([fleets.bare.close(), fleets.skein.close()]);
+    }
+  }
+} finally {
+  await Promise.all([servers.bare.stop(), servers.skein.stop()]);
+}
+
+report.table({
+  title: `(a) Closed loop: ${count(AGENTS)} agents on keep-alive connections, each pushing again on its answer (median of ${ROUNDS} interleaved rounds of ${ROUND_MS / 1000} s)`,
+  columns: ['transport', 'server', 'pushes', 'req/s', 'p50', 'p99', 'server CPU / push', 'server event loop busy'],
+  rows: closedRows,
+});
+report.table({
+  title: `(b) Open loop: ${count(OPEN_COUNT)} pushes started at ${count(RATE)}/s over ${count(AGENTS)} connections`,
+  columns: ['transport', 'server', 'pushes', 'started/s', 'p50', 'p99', 'max', 'start lag p99', 'server CPU / push', 'server event loop busy'],
+  rows: openRows,
+});
+report.table({ title: 'Targets', columns: ['target', 'measured', 'verdict'], rows: verdicts });
+report.finish();

@@ -1,0 +1,41 @@
+/**
+ * Child process of the crash test: pushes entries into a persistent queue as fast as it can and
+ * prints `pushed <i>` once each push has returned, until the test kills it with SIGKILL. Entry
+ * i holds one series `crash_test{shard="<i % 2>"}` with one sample of value i at timestamp i.
+ *
+ *   node enqueue-until-killed.ts <directory> <capacity>
+ *
+ * It stops by itself after 100,000 entries or 20 seconds, so it cannot outlive a failed test.
+ */
+import { PersistentQueue } from '../../src/persistent-queue.ts';
+
+const [directory, capacity] = process.argv.slice(2);
+const queue = new PersistentQueue({ directory: directory!, capacity: Number(capacity), shards: 2 });
+const deadline = Date.now() + 20_000;
+for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
+  const shard = i % 2;
+  queue.push([
+    {
+      shard,
+      samples: 1,
+      points: 1,
+      series: [
+        {
+          labels: [
+            { name: '__name__', value: 'crash_test' },
+            { name: 'shard', value: String(shard) },
+          ],
+          samples: [{ timestampMs: i, value: i }],
+          histograms: [],
+          type: 'gauge',
+          help: 'entries pushed before the kill',
+          unit: '',
+          familyName: 'crash_test',
+        },
+      ],
+    },
+  ]);
+  // Synchronous, so the line is out before the next push starts.
+  process.stdout.write(`pushed ${i}\n`);
+}
+queue.close();

@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { madThreshold, medianOf, percentileOf, stddevThreshold, thresholdOf } from '../src/index.ts';
+import { medianDeviation } from '../src/math.ts';
+
+const sorted = (...xs: number[]) => Float64Array.from(xs).sort();
+
+test('percentile interpolates linearly between the closest ranks', () => {
+  const xs = sorted(1, 2, 3, 4);
+  assert.equal(percentileOf(xs, 0), 1);
+  assert.equal(percentileOf(xs, 100), 4);
+  assert.equal(percentileOf(xs, 50), 2.5);
+  // h = 3 · 0.25 = 0.75 → 1 + 0.75 · (2 − 1)
+  assert.equal(percentileOf(xs, 25), 1.75);
+  // odd count: h = 2 · 0.05 = 0.1 → 10 + 0.1 · 10
+  assert.equal(percentileOf(sorted(10, 20, 30), 5), 11);
+  assert.equal(percentileOf(sorted(7), 37), 7);
+  // ties
+  assert.equal(percentileOf(sorted(5, 5, 5, 9), 50), 5);
+});
+
+test('median of odd and even counts', () => {
+  assert.equal(medianOf(sorted(3, 1, 2)), 2);
+  assert.equal(medianOf(sorted(4, 1, 3, 2)), 2.5);
+  assert.equal(medianOf(sorted(8)), 8);
+});
+
+test('stddev: mean − k·σ with the population σ', () => {
+  // mean 5, squared deviations 9+1+1+1+0+0+4+16 = 32, σ = √(32/8) = 2
+  const xs = sorted(2, 4, 4, 4, 5, 5, 7, 9);
+  assert.equal(stddevThreshold(xs, 3), -1);
+  assert.equal(stddevThreshold(xs, 1), 3);
+  assert.equal(stddevThreshold(xs, 0), 5);
+  // all equal: σ = 0
+  assert.equal(stddevThreshold(sorted(0.9, 0.9, 0.9), 3), 0.9);
+  // odd count: mean 2, σ = √(2/3)
+  assert.equal(stddevThreshold(sorted(1, 2, 3), 3), 2 - 3 * Math.sqrt(2 / 3));
+});
+
+test('mad: median − k·1.4826·MAD, odd and even counts, ties, MAD = 0', () => {
+  // median 2; |x − 2| = 1,1,0,0,2,4,7 → sorted 0,0,1,1,2,4,7 → MAD 1
+  assert.equal(madThreshold(sorted(1, 1, 2, 2, 4, 6, 9), 3), 2 - 3 * 1.4826 * 1);
+  // median 3.5; |x − 3.5| = 2.5,1.5,0.5,0.5,96.5,196.5 → MAD (1.5 + 2.5) / 2 = 2
+  assert.equal(madThreshold(sorted(1, 2, 3, 4, 100, 200), 3), 3.5 - 3 * 1.4826 * 2);
+  // most scores tie: MAD 0, the threshold is the median whatever k
+  assert.equal(madThreshold(sorted(5, 5, 5, 5, 9), 3), 5);
+  assert.equal(madThreshold(sorted(0.8, 0.8), 3), 0.8);
+  // one score
+  assert.equal(madThreshold(sorted(0.7), 3), 0.7);
+  // an outlier moves the MAD threshold far less than the stddev one
+  const fleet = sorted(0.9, 0.91, 0.92, 0.9, 0.89, 0.91, 0.9, 0.05);
+  assert.ok(madThreshold(fleet, 3) > stddevThreshold(fleet, 3));
+});
+
+test('the MAD merge agrees with sorting the deviations, on many random fleets', () => {
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  for (let trial = 0; trial < 500; trial++) {
+    const n = 1 + Math.floor(rand() * 40);
+    // Coarse values so that ties are common.
+    const xs = sorted(...Array.from({ length: n }, () => Math.round(rand() * 20) / 4));
+    const median = medianOf(xs);
+    const deviations = Float64Array.from(xs, (x) => Math.abs(x - median)).sort();
+    assert.equal(medianDeviation(xs, median), medianOf(deviations), `fleet ${xs.join(',')}`);
+  }
+});
+
+test('thresholdOf picks the method', () => {
+  const xs = sorted(1, 2, 3, 4);
+  assert.equal(thresholdOf(xs, { method: 'percentile', p: 50, k: 3, statisticalMin: 1 }), 2.5);
+  assert.equal(thresholdOf(xs, { method: 'stddev', p: 50, k: 0, statisticalMin: 1 }), 2.5);
+  assert.equal(thresholdOf(xs, { method: 'mad', p: 50, k: 0, statisticalMin: 1 }), 2.5);
+});

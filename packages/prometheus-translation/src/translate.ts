@@ -1,0 +1,410 @@
+/**
+ * OTLP-shaped batches to Prometheus time series, by the OpenTelemetry "Prometheus and
+ * OpenMetrics Compatibility" rules:
+ *
+ * - gauge → gauge (`unknown` when `metadata["prometheus.type"]` says so); cumulative monotonic
+ *   sum → counter `_total`; cumulative non-monotonic sum → gauge (or `info`/`stateset` when the
+ *   metadata says so);
+ * - histogram → `_bucket{le}` (cumulative, ending with `+Inf` = count), `_sum` (when set),
+ *   `_count`; exponential histogram → one native histogram series; summary → `{quantile}`,
+ *   `_sum`, `_count`;
+ * - delta (and unspecified) temporality is dropped and counted: turning deltas into cumulative
+ *   values needs state across batches, which a stateless translation does not keep;
+ * - a point flagged no-recorded-value becomes the stale marker in every series it makes.
+ *
+ * Labels: the point's attributes, `job` (`service.namespace/service.name`) and `instance`
+ * (`service.instance.id`) from the resource, then the external labels where the series has no
+ * label of that name. Each resource with other attributes gets one `target_info` series.
+ */
+import type { Attributes, Metric, MetricsBatch } from '@skein/core';
+import { DataPointFlags, nanosToMillis, Temporality } from '@skein/core';
+import {
+  addExternal,
+  cachedLabelName,
+  NAME_LABEL,
+  pointLabels,
+  resourceLabels,
+  seriesKey,
+  sortedLabels,
+  type LabelMap,
+  type ResourceLabels,
+} from './labels.ts';
+import { buildMetricName, familyUnit } from './names.ts';
+import { toNativeHistogram } from './native-histogram.ts';
+import { STALE_NAN } from './stale.ts';
+import type { Label, NativeHistogram, PromType, TimeSeries, TranslateOptions, TranslateResult } from './types.ts';
+
+/** Why data points were not translated: the keys of `TranslateResult.dropped`. */
+export const DropReason = {
+  /** Delta sums and histograms: Prometheus series are cumulative. */
+  deltaTemporality: 'delta_temporality',
+  /** Sums and histograms whose temporality is unset (invalid OTLP). */
+  unspecifiedTemporality: 'unspecified_temporality',
+  /** A histogram whose bucket counts do not match its bounds, or whose bounds do not ascend. */
+  invalidHistogram: 'invalid_histogram',
+  /** An exponential histogram with a scale below -4, coarser than any native histogram schema. */
+  unsupportedScale: 'unsupported_scale',
+  /** A metric whose name is empty. */
+  invalidMetricName: 'invalid_metric_name',
+  /** Two points of one series in the same millisecond: the one later in the batch is kept. */
+  duplicateTimestamp: 'duplicate_timestamp',
+} as const;
+export type DropReason = (typeof DropReason)[keyof typeof DropReason];
+
+const TARGET_INFO_NAME: Label = { name: NAME_LABEL, value: 'target_info' };
+const TARGET_INFO_FAMILY: Family = { name: 'target_info', type: 'gauge', help: 'Target metadata', unit: '' };
+const LE = 'le';
+const QUANTILE = 'quantile';
+
+interface Family {
+  name: string;
+  type: PromType;
+  help: string;
+  unit: string;
+}
+
+interface SeriesState {
+  series: TimeSeries;
+  /** Counts data points: duplicates in it are reported (a histogram point makes many series; its `_count` counts). */
+  primary: boolean;
+  /** Timestamp of the newest sample or histogram so far. */
+  newestMs: number;
+  inOrder: boolean;
+}
+
+/** `le` and `quantile` values: shortest round-trip decimal, `+Inf`/`-Inf`/`NaN` as Prometheus writes them. */
+function formatFloat(v: number): string {
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+const familyCache = new Map<string, string>();
+const FAMILY_CACHE_LIMIT = 10_000;
+
+function familyName(m: Metric, kind: PromType, addSuffixes: boolean): string {
+  const key = `${kind}\u0000${addSuffixes ? 1 : 0}\u0000${m.unit}\u0000${m.name}`;
+  let name = familyCache.get(key);
+  if (name === undefined) {
+    name = buildMetricName(m.name, m.unit, kind, addSuffixes);
+    if (familyCache.size >= FAMILY_CACHE_LIMIT) familyCache.clear();
+    familyCache.set(key, name);
+  }
+  return name;
+}
+
+function promTypeOf(m: Metric): PromType {
+  const declared = m.metadata?.['prometheus.type'];
+  switch (m.type) {
+    case 'gauge':
+      return declared === 'unknown' ? 'unknown' : 'gauge';
+    case 'sum':
+      if (m.isMonotonic) return 'counter';
+      return declared === 'info' || declared === 'stateset' ? declared : 'gauge';
+    case 'histogram':
+    case 'exponential_histogram':
+      return 'histogram';
+    case 'summary':
+      return 'summary';
+  }
+}
+
+/**
+ * `base` (sorted, without `__name__`, `le` or `quantile`) with `name` and `extra` put in their
+ * places: the labels of one series. `__name__` sorts before `le` and `quantile`.
+ */
+function withLabels(base: readonly Label[], name: Label, extra: Label | undefined): Label[] {
+  const out: Label[] = [];
+  let next: Label | undefined = name;
+  for (const l of base) {
+    while (next !== undefined && next.name < l.name) {
+      out.push(next);
+      next = next === name ? extra : undefined;
+    }
+    out.push(l);
+  }
+  while (next !== undefined) {
+    out.push(next);
+    next = next === name ? extra : undefined;
+  }
+  return out;
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function ascendingBounds(bounds: readonly number[]): boolean {
+  for (let i = 1; i < bounds.length; i++) if (!(bounds[i]! > bounds[i - 1]!)) return false;
+  return true;
+}
+
+/** The series one data point makes share every label but `__name__` and `le`/`quantile`. */
+interface PointSeries {
+  base: Label[];
+  /** Its series so far, by `__name__` (and `le`/`quantile`): they exist when the same series appears again. */
+  series: Map<string, SeriesState>;
+}
+
+class Translation {
+  /** Series by their shared labels, then by name: one long key per point instead of one per series. */
+  readonly #byBase = new Map<string, Map<string, SeriesState>>();
+  /** Every series, in the order it first appeared. */
+  readonly #all: SeriesState[] = [];
+  readonly #dropped: Record<string, number> = {};
+  readonly #external: readonly Label[];
+
+  constructor(external: readonly Label[]) {
+    this.#external = external;
+  }
+
+  drop(reason: DropReason, n = 1): void {
+    if (n > 0) this.#dropped[reason] = (this.#dropped[reason] ?? 0) + n;
+  }
+
+  /**
+   * The labels a point's series share. `__name__` (and `reserved`: `le` on a histogram,
+   * `quantile` on a summary) are taken out: the translation sets them on each series, and an
+   * attribute of that name would otherwise be overwritten on some series and not others.
+   */
+  point(attrs: Attributes, resource: ResourceLabels, reserved?: string): PointSeries {
+    return this.#group(pointLabels(attrs, resource), reserved);
+  }
+
+  #group(labels: LabelMap, reserved?: string): PointSeries {
+    addExternal(labels, this.#external);
+    labels.delete(NAME_LABEL);
+    if (reserved !== undefined) labels.delete(reserved);
+    const base = sortedLabels(labels);
+    const key = seriesKey(base);
+    let series = this.#byBase.get(key);
+    if (series === undefined) {
+      series = new Map();
+      this.#byBase.set(key, series);
+    }
+    return { base, series };
+  }
+
+  #state(point: PointSeries, name: Label, extra: Label | undefined, family: Family, primary: boolean): SeriesState {
+    const key = extra === undefined ? name.value : `${name.value}\u0000${extra.value}`;
+    let state = point.series.get(key);
+    if (state === undefined) {
+      const series: TimeSeries = {
+        labels: withLabels(point.base, name, extra),
+        samples: [],
+        histograms: [],
+        type: family.type,
+        help: family.help,
+        unit: family.unit,
+        familyName: family.name,
+      };
+      state = { series, primary, newestMs: -Infinity, inOrder: true };
+      point.series.set(key, state);
+      this.#all.push(state);
+    }
+    return state;
+  }
+
+  #touch(state: SeriesState, timestampMs: number, createdMs: number | undefined): void {
+    if (timestampMs <= state.newestMs) state.inOrder = false;
+    else {
+      state.newestMs = timestampMs;
+      if (createdMs !== undefined) state.series.createdTimestampMs = createdMs;
+    }
+  }
+
+  sample(
+    point: PointSeries,
+    name: Label,
+    extra: Label | undefined,
+    family: Family,
+    primary: boolean,
+    timestampMs: number,
+    value: number,
+    createdMs: number | undefined,
+  ): void {
+    const state = this.#state(point, name, extra, family, primary);
+    state.series.samples.push({ timestampMs, value });
+    this.#touch(state, timestampMs, createdMs);
+  }
+
+  histogram(point: PointSeries, name: Label, family: Family, h: NativeHistogram, createdMs: number | undefined): void {
+    const state = this.#state(point, name, undefined, family, true);
+    state.series.histograms.push(h);
+    this.#touch(state, h.timestampMs, createdMs);
+  }
+
+  targetInfo(resource: ResourceLabels, timestampMs: number): void {
+    const point = this.#group(new Map(resource.targetInfo));
+    this.sample(point, TARGET_INFO_NAME, undefined, TARGET_INFO_FAMILY, false, timestampMs, 1, undefined);
+  }
+
+  finish(): TranslateResult {
+    const series: TimeSeries[] = [];
+    for (const state of this.#all) {
+      if (!state.inOrder) {
+        const removed = inTimeOrder(state.series.samples) + inTimeOrder(state.series.histograms);
+        if (state.primary) this.drop(DropReason.duplicateTimestamp, removed);
+      }
+      series.push(state.series);
+    }
+    return { series, dropped: this.#dropped };
+  }
+}
+
+/** Sorts by time (stably) and keeps the last of each run of equal timestamps; returns how many went. */
+function inTimeOrder<T extends { timestampMs: number }>(items: T[]): number {
+  items.sort((a, b) => a.timestampMs - b.timestampMs);
+  let w = 0;
+  for (let r = 0; r < items.length; r++) {
+    if (w > 0 && items[w - 1]!.timestampMs === items[r]!.timestampMs) items[w - 1] = items[r]!;
+    else items[w++] = items[r]!;
+  }
+  const removed = items.length - w;
+  items.length = w;
+  return removed;
+}
+
+function externalLabelList(external: Record<string, string> | undefined): Label[] {
+  const out: Label[] = [];
+  for (const [key, value] of Object.entries(external ?? {})) {
+    const name = cachedLabelName(key);
+    if (name !== '' && value !== '') out.push({ name, value });
+  }
+  return out;
+}
+
+const isStale = (flags: number) => (flags & DataPointFlags.NoRecordedValue) !== 0;
+const createdOf = (startNs: bigint) => (startNs > 0n ? nanosToMillis(startNs) : undefined);
+
+/** Translates one metric's points; returns the newest timestamp it wrote, or -Infinity. */
+function translateMetric(t: Translation, m: Metric, resource: ResourceLabels, addSuffixes: boolean): number {
+  if (m.type !== 'gauge' && m.type !== 'summary') {
+    if (m.temporality === Temporality.Delta) {
+      t.drop(DropReason.deltaTemporality, m.points.length);
+      return -Infinity;
+    }
+    if (m.temporality !== Temporality.Cumulative) {
+      t.drop(DropReason.unspecifiedTemporality, m.points.length);
+      return -Infinity;
+    }
+  }
+  const type = promTypeOf(m);
+  const name = familyName(m, type, addSuffixes);
+  if (name === '') {
+    t.drop(DropReason.invalidMetricName, m.points.length);
+    return -Infinity;
+  }
+  const family: Family = { name, type, help: m.description, unit: familyUnit(name, m.unit, type) };
+  const nameLabel: Label = { name: NAME_LABEL, value: name };
+  const suffixed = (suffix: string): Label => ({ name: NAME_LABEL, value: name + suffix });
+  let newest = -Infinity;
+
+  switch (m.type) {
+    case 'gauge':
+    case 'sum': {
+      const counter = type === 'counter';
+      for (const p of m.points) {
+        const ts = nanosToMillis(p.timeUnixNano);
+        const value = isStale(p.flags) ? STALE_NAN : Number(p.value);
+        t.sample(t.point(p.attributes, resource), nameLabel, undefined, family, true, ts, value, counter ? createdOf(p.startTimeUnixNano) : undefined);
+        if (ts > newest) newest = ts;
+      }
+      break;
+    }
+    case 'histogram': {
+      const bucketName = suffixed('_bucket');
+      const sumName = suffixed('_sum');
+      const countName = suffixed('_count');
+      const inf: Label = { name: LE, value: '+Inf' };
+      // Points of one metric nearly always share their bounds: format them once.
+      let bounds: readonly number[] | undefined;
+      let les: Label[] = [];
+      for (const p of m.points) {
+        const n = p.bucketCounts.length;
+        if ((n !== 0 && n !== p.explicitBounds.length + 1) || !ascendingBounds(p.explicitBounds)) {
+          t.drop(DropReason.invalidHistogram);
+          continue;
+        }
+        if (bounds === undefined || !sameNumbers(bounds, p.explicitBounds)) {
+          bounds = p.explicitBounds;
+          les = bounds.map((b) => ({ name: LE, value: formatFloat(b) }));
+        }
+        const ts = nanosToMillis(p.timeUnixNano);
+        const stale = isStale(p.flags);
+        const created = createdOf(p.startTimeUnixNano);
+        const point = t.point(p.attributes, resource, LE);
+        // Without bucket counts a histogram still has its +Inf bucket: the count.
+        let cumulative = 0;
+        for (let i = 0; i < n - 1; i++) {
+          cumulative += p.bucketCounts[i]!;
+          t.sample(point, bucketName, les[i]!, family, false, ts, stale ? STALE_NAN : cumulative, created);
+        }
+        t.sample(point, bucketName, inf, family, false, ts, stale ? STALE_NAN : p.count, created);
+        if (p.sum !== undefined) t.sample(point, sumName, undefined, family, false, ts, stale ? STALE_NAN : p.sum, created);
+        t.sample(point, countName, undefined, family, true, ts, stale ? STALE_NAN : p.count, created);
+        if (ts > newest) newest = ts;
+      }
+      break;
+    }
+    case 'exponential_histogram': {
+      for (const p of m.points) {
+        const h = toNativeHistogram(p, isStale(p.flags));
+        if (h === undefined) {
+          t.drop(DropReason.unsupportedScale);
+          continue;
+        }
+        t.histogram(t.point(p.attributes, resource), nameLabel, family, h, createdOf(p.startTimeUnixNano));
+        if (h.timestampMs > newest) newest = h.timestampMs;
+      }
+      break;
+    }
+    case 'summary': {
+      const sumName = suffixed('_sum');
+      const countName = suffixed('_count');
+      for (const p of m.points) {
+        const ts = nanosToMillis(p.timeUnixNano);
+        const stale = isStale(p.flags);
+        const created = createdOf(p.startTimeUnixNano);
+        const point = t.point(p.attributes, resource, QUANTILE);
+        for (const q of p.quantileValues) {
+          const quantile: Label = { name: QUANTILE, value: formatFloat(q.quantile) };
+          t.sample(point, nameLabel, quantile, family, false, ts, stale ? STALE_NAN : q.value, created);
+        }
+        t.sample(point, sumName, undefined, family, false, ts, stale ? STALE_NAN : p.sum, created);
+        t.sample(point, countName, undefined, family, true, ts, stale ? STALE_NAN : p.count, created);
+        if (ts > newest) newest = ts;
+      }
+      break;
+    }
+  }
+  return newest;
+}
+
+/**
+ * Translates a batch. Series with the same labels (the same series in several resource or
+ * scope entries, or several points of it) are merged, their samples in time order. The batch is
+ * only read.
+ */
+export function translate(batch: MetricsBatch, opts: TranslateOptions = {}): TranslateResult {
+  const addSuffixes = opts.addMetricSuffixes ?? true;
+  const convert = opts.resourceToTelemetryConversion ?? false;
+  const withTargetInfo = opts.targetInfo ?? true;
+  const t = new Translation(externalLabelList(opts.externalLabels));
+  for (const rm of batch.resourceMetrics) {
+    const resource = resourceLabels(rm.resource.attributes, convert);
+    let newest = -Infinity;
+    for (const sm of rm.scopeMetrics) {
+      for (const m of sm.metrics) {
+        const ts = translateMetric(t, m, resource, addSuffixes);
+        if (ts > newest) newest = ts;
+      }
+    }
+    // Stamped with the resource's newest point, so it is as fresh as the data it describes.
+    if (withTargetInfo && resource.targetInfo !== undefined && newest > -Infinity) t.targetInfo(resource, newest);
+  }
+  return t.finish();
+}
