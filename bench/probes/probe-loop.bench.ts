@@ -11,14 +11,15 @@
  *   (b) per cycle: cycles run back to back (the receiver's runCycle()): CPU per cycle,
  *       extrapolated to a 30 s interval with the idle cost between cycles, and the RSS this
  *       stress reaches (cycles every ~0.1 s instead of every 30 s);
- *   RSS is compared with the same process before the service started (Skein loaded, idle).
+ *   (c) RSS, against the same process before the service started (Skein loaded, idle); with
+ *       --config-only, only what loading and checking the 1,000-target config costs.
  *
  * Targets: < 1 % of a core and < 50 MiB RSS for the process.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { countDataPoints, defineExporter, Type, type ReceiverFactory } from '@skein/core';
+import { countDataPoints, defineExporter, Factories, loadConfigText, planGraph, Type, type ReceiverFactory } from '@skein/core';
 import { startService } from '@skein/core/testing';
 import probesExtension from '@skein/extension-probes';
 import type { ProbeReceiver } from '@skein/probe-loop';
@@ -31,12 +32,18 @@ const INTERVAL_S = 30;
 const CYCLES = 10;
 const IDLE_WINDOW_MS = 10_000;
 const { values: args } = parseArgs({
-  options: { quick: { type: 'boolean', default: false }, intervals: { type: 'string', default: '2' }, json: { type: 'boolean', default: false } },
+  options: {
+    quick: { type: 'boolean', default: false },
+    intervals: { type: 'string', default: '2' },
+    'config-only': { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  },
   strict: true,
 });
 const INTERVALS = Number(args.intervals);
 if (!(INTERVALS >= 1)) throw new Error(`--intervals must be at least 1, got ${args.intervals}`);
 const MiB = 2 ** 20;
+const MB = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 
 const gc = () => (typeof globalThis.gc === 'function' ? globalThis.gc() : undefined);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -105,6 +112,21 @@ gc();
 await sleep(500);
 const baselineRss = process.memoryUsage().rss;
 
+if (args['config-only']) {
+  // What reading and checking the config of 1,000 targets costs, with nothing created: a run
+  // of its own, since doing it before the service would grow the heap the service then reuses.
+  planGraph(loadConfigText(yaml, 'bench.yaml', { env: {} }), new Factories([capturing, probesExtension, noopExporter]));
+  const configRss = process.memoryUsage().rss;
+  report.table({
+    title: `(c) Memory of the process (RSS): the config of ${count(TARGETS)} targets alone`,
+    columns: ['while', 'baseline (Skein loaded, idle)', 'after', 'delta', 'after ÷ baseline'],
+    rows: [[`config of ${count(TARGETS)} targets loaded and checked, nothing started`, MB(baselineRss), MB(configRss), MB(configRss - baselineRss), `${ratio(configRss / baselineRss)}×`]],
+  });
+  upstreams.kill();
+  report.finish();
+  process.exit(0);
+}
+
 const service = await startService(yaml, [capturing, probesExtension, noopExporter]);
 const checks = () => service.registry.sum('skein_probe_checks_total', { result: 'success' });
 const probed = () => service.registry.sum('skein_probe_checks_total');
@@ -122,10 +144,9 @@ const waitForCycles = async (n: number, withinMs: number) => {
 await waitForCycles(1, 60_000);
 let peakRss = process.memoryUsage().rss;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 250);
-const MB = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
 const rssRow = (label: string, peak: number) => [label, MB(baselineRss), MB(peak), MB(peak - baselineRss), `${ratio(peak / baselineRss)}×`];
 // Parsing and validating a config with 1,000 targets is part of what the service costs at start.
-const memoryRows: (string | number)[][] = [rssRow('started, first cycle done', peakRss)];
+const memoryRows: (string | number)[][] = [rssRow('service started, first cycle done', peakRss)];
 
 if (!args.quick) {
   // From just after the first cycle to just after the INTERVALS-th scheduled one: exactly

@@ -5,14 +5,14 @@
  *   node bench/receiver-otlp/push-server.ts skein   # the otlp receiver (HTTP and gRPC) → no-op exporter
  *   node bench/receiver-otlp/push-server.ts bare    # node:http answering 200, grpc-js answering an empty reply
  *
- * Over IPC it sends `{ready: {http, grpc}}` (ports on 127.0.0.1), and answers `begin` and `end`
- * with what it did in between: requests handled (bare) or points the exporter took with a
- * `cluster_id` in their context (skein), CPU time, and event-loop utilisation. It exits when its
- * parent disconnects.
+ * Over IPC it sends `{ready: {http, grpc}}` (ports on 127.0.0.1), and answers `{loopDelay}`
+ * (begin) and `end` with what it did in between: requests handled (bare) or points the exporter
+ * took with a `cluster_id` in their context (skein), CPU time, event-loop utilisation and, when
+ * asked, event-loop delay. It exits when its parent disconnects.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
 import { countDataPoints, defineExporter, Type, type Service } from '@skein/core';
 import { startService } from '@skein/core/testing';
@@ -32,6 +32,13 @@ export interface Interval {
   cpuUs: number;
   /** Share of the interval the event loop was busy, 0…1. */
   elu: number;
+  /** When asked for: the 99th percentile of how late a 1 ms timer fired (ms), i.e. how long the loop was blocked. */
+  loopDelayP99Ms?: number;
+}
+
+/** Starts an interval; the child collects garbage first when run with --expose-gc. */
+export interface Begin {
+  loopDelay: boolean;
 }
 
 const mode = process.argv[2] as ServerMode;
@@ -102,14 +109,27 @@ service:
   ports = { http: (http.address() as AddressInfo).port, grpc: grpcPort };
 }
 
-let from: { handled: number; cpu: NodeJS.CpuUsage; elu: EventLoopUtilization } | undefined;
-process.on('message', (msg: 'begin' | 'end') => {
-  if (msg === 'begin') {
-    from = { handled, cpu: process.cpuUsage(), elu: performance.eventLoopUtilization() };
+type LoopDelay = ReturnType<typeof monitorEventLoopDelay>;
+let from: { handled: number; cpu: NodeJS.CpuUsage; elu: EventLoopUtilization; delay?: LoopDelay } | undefined;
+process.on('message', (msg: Begin | 'end') => {
+  if (msg !== 'end') {
+    // Each interval starts from a collected heap, so none pays for the garbage of the one before.
+    globalThis.gc?.();
+    let delay: LoopDelay | undefined;
+    if (msg.loopDelay) {
+      delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+    }
+    from = { handled, cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), delay };
     process.send!('begun');
-  } else if (msg === 'end' && from) {
+  } else if (from) {
     const cpu = process.cpuUsage(from.cpu);
     const interval: Interval = { handled: handled - from.handled, cpuUs: cpu.user + cpu.system, elu: performance.eventLoopUtilization(from.elu).utilization };
+    if (from.delay) {
+      from.delay.disable();
+      // The histogram holds the timer's whole period; what passes 1 ms is the delay.
+      interval.loopDelayP99Ms = Math.max(0, from.delay.percentile(99) / 1e6 - 1);
+    }
     process.send!(interval);
   }
 });

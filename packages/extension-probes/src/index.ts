@@ -12,7 +12,8 @@ import {
   MiddlewareRejection,
   parseHostPort,
   requireExtension,
-  SkeinError,
+  formatHostPort,
+  listen,
   type Authenticator,
   type Counter,
   type CreateSettings,
@@ -99,7 +100,7 @@ export function createProbesExtension(settings: CreateSettings<ProbesConfig>): P
 
     async start(host: Host) {
       const authenticator =
-        config.auth === undefined ? undefined : requireExtension(host, config.auth.authenticator, isAuthenticator, 'authenticator', 'auth::authenticator');
+        config.auth === undefined ? undefined : requireExtension(host, config.auth.authenticator, isAuthenticator, 'server authenticator', 'auth::authenticator');
       const { host: listenHost, port } = parseHostPort(config.endpoint);
       const s = createServer((req, res) => {
         answer(req, res, store, authenticator).then(
@@ -112,12 +113,12 @@ export function createProbesExtension(settings: CreateSettings<ProbesConfig>): P
           },
         );
       });
-      await listen(s, listenHost, port);
+      await listen(s, { host: listenHost, port, what: 'probe results' });
       s.on('error', (err) => logger.error('probes API server error', { err }));
       server = s;
       const info = s.address() as AddressInfo;
       bound = { host: info.address, port: info.port };
-      logger.info('serving probe results', { url: `http://${hostPort(info.address, info.port)}${PROBES_PATH}`, extension: id });
+      logger.info('serving probe results', { url: `http://${formatHostPort(info.address, info.port)}${PROBES_PATH}`, extension: id });
     },
 
     shutdown() {
@@ -144,7 +145,7 @@ async function answer(req: IncomingMessage, res: ServerResponse, store: ProbeSto
   if (authenticator) {
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-    const peer = req.socket.remoteAddress === undefined ? undefined : hostPort(req.socket.remoteAddress, req.socket.remotePort ?? 0);
+    const peer = req.socket.remoteAddress === undefined ? undefined : formatHostPort(req.socket.remoteAddress, req.socket.remotePort ?? 0);
     const sreq: ServerRequest = {
       transport: 'http',
       path: url.pathname,
@@ -185,35 +186,6 @@ function reply(req: IncomingMessage, res: ServerResponse, code: number, body: un
   res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
   res.end(req.method === 'HEAD' ? undefined : text);
   return code;
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(new SkeinError('SKEIN_ERR_COMPONENT_START', `cannot serve probe results on ${hostPort(host, port)}: ${listenReason(err)}`, { cause: err }));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function hostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
-function listenReason(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return 'address already in use';
-    case 'EACCES':
-      return 'permission denied';
-    case 'EADDRNOTAVAIL':
-      return 'address not available on this machine';
-    default:
-      return err.message;
-  }
 }
 
 export const probesExtension = defineExtension({

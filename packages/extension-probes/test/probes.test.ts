@@ -190,7 +190,7 @@ service:
 `;
   await assert.rejects(startService(yaml, [probes, sourceReceiver().factory, sinkExporter().factory]), {
     code: 'SKEIN_ERR_COMPONENT_START',
-    message: 'extensions::probes: failed to start: auth::authenticator: extension "probes/other" is not a authenticator',
+    message: 'extensions::probes: failed to start: auth::authenticator: extension "probes/other" is not a server authenticator',
   });
 });
 
