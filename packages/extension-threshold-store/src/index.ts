@@ -40,7 +40,7 @@ export interface ThresholdStoreExtension extends Extension, ThresholdStore {
   /**
    * Does now what a timer does every `refresh_interval`: expires silent nodes and recomputes
    * the thresholds of clusters whose scores changed; with Redis, first writes the queued
-   * scores and reads every cluster back. Rejects when Redis could not be read (the last known
+   * scores and reads back what changed in Redis. Rejects when Redis could not be read (the last known
    * state then stays in force). Tests and benchmarks call it; nothing else has to.
    */
   refresh(): Promise<void>;
@@ -132,6 +132,17 @@ export function createThresholdStore(settings: CreateSettings<ThresholdStoreConf
 
   /** Clusters that have fleet gauge series, so that expired ones can be removed. */
   const exported = new Set<string>();
+  /** Removes the gauge series of exported clusters not in `keep`. */
+  const forget = (keep: ReadonlySet<string>) => {
+    for (const clusterId of exported) {
+      if (keep.has(clusterId)) continue;
+      const labels = { cluster_id: clusterId };
+      activeNodes.remove(labels);
+      quorumMet.remove(labels);
+      threshold.remove(labels);
+    }
+    exported.clear();
+  };
   const collect = () => {
     const seen = new Set<string>();
     let nodes = 0;
@@ -144,14 +155,7 @@ export function createThresholdStore(settings: CreateSettings<ThresholdStoreConf
       nodes += v.activeNodes;
       seen.add(clusterId);
     }
-    for (const clusterId of exported) {
-      if (seen.has(clusterId)) continue;
-      const labels = { cluster_id: clusterId };
-      activeNodes.remove(labels);
-      quorumMet.remove(labels);
-      threshold.remove(labels);
-    }
-    exported.clear();
+    forget(seen);
     for (const c of seen) exported.add(c);
     nodesGauge.set(nodes);
     pendingGauge?.set(redis?.pendingWrites ?? 0);
@@ -270,6 +274,8 @@ export function createThresholdStore(settings: CreateSettings<ThresholdStoreConf
         clearInterval(refreshTimer);
         clearInterval(sweepTimer);
         stopCollecting();
+        // The registry outlives a reload; the next store reports its own clusters.
+        forget(new Set());
         await refreshing?.catch(() => undefined);
         await redis?.shutdown();
       })();

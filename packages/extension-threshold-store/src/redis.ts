@@ -2,57 +2,97 @@
  * The Redis side of `backend: redis`. Each replica keeps the whole fleet in its FleetState and
  * answers from it; Redis is where replicas meet:
  *
- * - a push updates the local state at once and queues the score; queued scores are written
- *   soon after (coalesced per node, several clusters per round trip) by a Lua script that
- *   keeps whichever score of a node was seen last, so the order writes arrive in is moot;
- * - every refresh the replica reads every cluster back (a script that first expires nodes
- *   older than `ttl`) and replaces its state with it, its own unwritten scores laid on top;
- *   thresholds are then computed locally, so replicas holding the same scores agree exactly;
+ * - a push updates the local state at once and queues the node's entry; queued entries are
+ *   written soon after (one per node however often it pushed, several clusters per round
+ *   trip) by a Lua script that keeps whichever score of a node was seen last, so the order
+ *   writes arrive in is moot. Each script call takes the cluster's next version and files the
+ *   nodes it wrote under it;
+ * - every refresh the replica reads each cluster back with a script that first expires nodes
+ *   older than `ttl`: whole the first time (and after every reconnect), then only the nodes
+ *   written after the version it read last. Its own unconfirmed scores are laid on top, and
+ *   thresholds are computed locally, so replicas holding the same scores agree exactly;
  * - when Redis is unreachable nothing waits for it: pushes are answered from local state, the
- *   queue is bounded (the oldest score is dropped past it), errors are counted, and the
+ *   queue is bounded (the oldest entry is dropped past it), errors are counted, and the
  *   client reconnects with backoff. After every reconnect the replica writes its whole view
  *   back (older scores never win), so a Redis that restarted empty is refilled at once.
  *
  * Keys: `<prefix>clusters` (set of cluster IDs); per cluster `<prefix>c:<id>:scores` (hash
- * node → "score lastSeenMs") and `<prefix>c:<id>:seen` (sorted set node → lastSeenMs, for
- * expiry). Every write extends the keys' own expiry to max(2·ttl, ttl + 1m), so a fleet that
- * stopped leaves nothing behind.
+ * node → "score lastSeenMs"), `<prefix>c:<id>:seen` (sorted set node → lastSeenMs, for
+ * expiry), `<prefix>c:<id>:version` (counter) and `<prefix>c:<id>:changed` (sorted set node →
+ * version of its last write). Every write extends the keys' own expiry to max(2·ttl, ttl + 1m),
+ * so a fleet that stopped leaves nothing behind. Needs Redis 6.2 or later (ZMSCORE).
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '@skein/core';
 import { createClient } from 'redis';
-import { scoreEntry, type FleetState, type ScoreEntry } from './store.ts';
+import { scoreEntry, type ClusterRead, type FleetState, type ScoreEntry } from './store.ts';
 
-/** KEYS: scores, seen, clusters. ARGV: cluster, key ttl ms, then node, score, seenMs triples. */
+/**
+ * KEYS: scores, seen, clusters, version, changed. ARGV: cluster, key ttl ms, then node, score,
+ * seenMs triples. Each call takes the next version of the cluster and files the nodes it wrote
+ * under it, so readers can ask for what changed since the version they last read.
+ */
 const WRITE = `
-local written = 0
-for i = 3, #ARGV, 3 do
-  local seen = tonumber(ARGV[i + 2])
-  local current = redis.call('ZSCORE', KEYS[2], ARGV[i])
-  if (not current) or tonumber(current) <= seen then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1] .. ' ' .. ARGV[i + 2])
-    redis.call('ZADD', KEYS[2], seen, ARGV[i])
-    written = written + 1
+local version = redis.call('INCR', KEYS[4])
+local nodes = {}
+for i = 3, #ARGV, 3 do nodes[#nodes + 1] = ARGV[i] end
+local current = redis.call('ZMSCORE', KEYS[2], unpack(nodes))
+local fields, seen, changed = {}, {}, {}
+for j = 1, #nodes do
+  local at = 3 * j + 2
+  if (not current[j]) or tonumber(current[j]) <= tonumber(ARGV[at]) then
+    fields[#fields + 1] = nodes[j]
+    fields[#fields + 1] = ARGV[at - 1] .. ' ' .. ARGV[at]
+    seen[#seen + 1] = ARGV[at]
+    seen[#seen + 1] = nodes[j]
+    changed[#changed + 1] = version
+    changed[#changed + 1] = nodes[j]
   end
 end
+if #fields > 0 then
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('ZADD', KEYS[2], unpack(seen))
+  redis.call('ZADD', KEYS[5], unpack(changed))
+end
 redis.call('SADD', KEYS[3], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
-redis.call('PEXPIRE', KEYS[3], ARGV[2])
-return written
+for k = 1, 5 do redis.call('PEXPIRE', KEYS[k], ARGV[2]) end
+return #fields / 2
 `;
 
-/** KEYS: scores, seen, clusters. ARGV: cluster, cutoff ms. Expires, then answers HGETALL. */
+/**
+ * KEYS: as WRITE. ARGV: cluster, cutoff ms, since (the version last read, 0 for none).
+ * Expires nodes last seen at or before the cutoff, then answers {version, full, {node, value,
+ * ...}}: every node (full = 1) when since is 0 or ahead of the cluster's version (Redis lost
+ * its data), else (full = 0) the nodes written after since.
+ */
 const READ = `
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[2])
-for i = 1, #gone do redis.call('HDEL', KEYS[1], gone[i]) end
-if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2]) end
-local all = redis.call('HGETALL', KEYS[1])
-if #all == 0 then
-  redis.call('SREM', KEYS[3], ARGV[1])
-  redis.call('DEL', KEYS[2])
+for i = 1, #gone do
+  redis.call('HDEL', KEYS[1], gone[i])
+  redis.call('ZREM', KEYS[5], gone[i])
 end
-return all
+if #gone > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[2]) end
+if redis.call('HLEN', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[3], ARGV[1])
+  redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[5])
+  return {0, 1, {}}
+end
+local version = tonumber(redis.call('GET', KEYS[4]) or '0')
+local since = tonumber(ARGV[3])
+if since == 0 or since > version then return {version, 1, redis.call('HGETALL', KEYS[1])} end
+local nodes = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. since, '+inf')
+local changed = {}
+for i = 1, #nodes, 1000 do
+  local part = {unpack(nodes, i, math.min(i + 999, #nodes))}
+  local values = redis.call('HMGET', KEYS[1], unpack(part))
+  for j = 1, #part do
+    if values[j] then
+      changed[#changed + 1] = part[j]
+      changed[#changed + 1] = values[j]
+    end
+  end
+end
+return {version, 0, changed}
 `;
 
 interface Script {
@@ -63,7 +103,7 @@ const script = (source: string): Script => ({ source, sha: createHash('sha1').up
 const WRITE_SCRIPT = script(WRITE);
 const READ_SCRIPT = script(READ);
 
-/** Nodes per write script call, so that one call never holds Redis for long. */
+/** Nodes per write script call, so that one call never holds Redis for long (and Lua's unpack stays within its limit). */
 const WRITE_CHUNK = 1000;
 const RECONNECT_MAX_MS = 2000;
 
@@ -102,6 +142,8 @@ export class RedisSync {
   #reseed = false;
   #closed = false;
   #connecting: Promise<unknown> | undefined;
+  /** Per cluster, the version read last: the next read asks only for what changed since. */
+  #versions = new Map<string, number>();
 
   constructor(o: RedisSyncOptions) {
     this.#o = o;
@@ -123,8 +165,10 @@ export class RedisSync {
     });
     this.#client.on('ready', () => {
       if (!this.#ready) o.logger.info('connected to redis', { url: redactUrl(o.url) });
-      // Whatever this replica knows goes back in: Redis may have restarted empty.
+      // Whatever this replica knows goes back in, and every cluster is read whole again: Redis
+      // may have restarted, empty or with versions that mean nothing to this replica any more.
       this.#reseed = true;
+      this.#versions.clear();
       this.#writeFailed = false;
       this.#setReady(true);
       this.#scheduleFlush();
@@ -246,17 +290,26 @@ export class RedisSync {
 
   /** Writes scores; the values are read now, so later pushes go out with the next write. */
   async #writeScores(scores: Iterable<ScoreEntry>): Promise<void> {
-    const byCluster = new Map<string, string[]>();
-    for (const w of scores) {
-      let args = byCluster.get(w.clusterId);
-      if (args === undefined) byCluster.set(w.clusterId, (args = []));
-      args.push(w.nodeId, String(w.score), String(w.seenMs));
+    // One entry per node and call, the one seen last: a script call compares each node with
+    // Redis, not with the other nodes of the same call.
+    const byCluster = new Map<string, Map<string, ScoreEntry>>();
+    for (const e of scores) {
+      let nodes = byCluster.get(e.clusterId);
+      if (nodes === undefined) byCluster.set(e.clusterId, (nodes = new Map()));
+      const other = nodes.get(e.nodeId);
+      if (other === undefined || other.seenMs <= e.seenMs) nodes.set(e.nodeId, e);
     }
     const calls: Promise<unknown>[] = [];
-    for (const [clusterId, args] of byCluster) {
-      for (let i = 0; i < args.length; i += 3 * WRITE_CHUNK) {
-        calls.push(this.#eval(WRITE_SCRIPT, this.#keys(clusterId), [clusterId, this.#keyTtl, ...args.slice(i, i + 3 * WRITE_CHUNK)]));
+    for (const [clusterId, nodes] of byCluster) {
+      let args: string[] = [];
+      for (const e of nodes.values()) {
+        args.push(e.nodeId, String(e.score), String(e.seenMs));
+        if (args.length === 3 * WRITE_CHUNK) {
+          calls.push(this.#eval(WRITE_SCRIPT, this.#keys(clusterId), [clusterId, this.#keyTtl, ...args]));
+          args = [];
+        }
       }
+      if (args.length > 0) calls.push(this.#eval(WRITE_SCRIPT, this.#keys(clusterId), [clusterId, this.#keyTtl, ...args]));
     }
     await Promise.all(calls);
   }
@@ -267,7 +320,7 @@ export class RedisSync {
   }
 
   /**
-   * One refresh: write what is queued (and, after a reconnect, everything), read every cluster
+   * One refresh: write what is queued (and, after a reconnect, everything), read each cluster
    * back and replace the local state with it. Rejects when Redis could not be read; the local
    * state is then left as it was.
    */
@@ -292,41 +345,53 @@ export class RedisSync {
     }
     this.#writeFailed = false;
     await this.#flush();
-    let clusters: Map<string, Map<string, ScoreEntry>>;
+    let read: { clusters: Map<string, ClusterRead>; versions: Map<string, number> };
     try {
-      clusters = await this.#read();
+      read = await this.#read();
     } catch (err) {
       this.#o.onError('read');
       throw err;
     }
-    this.#o.state.replace(clusters, [...this.#inFlight, ...this.#queue.slice(this.#head)]);
+    const state = this.#o.state;
+    state.replace(read.clusters, [...this.#inFlight, ...this.#queue.slice(this.#head)]);
+    // A cluster the state left out (past max_clusters) is read whole if it ever comes back.
+    for (const id of read.versions.keys()) if (!state.holds(id)) read.versions.delete(id);
+    this.#versions = read.versions;
     this.#o.onSynced(this.#o.now());
   }
 
-  async #read(): Promise<Map<string, Map<string, ScoreEntry>>> {
+  /** Every cluster: whole the first time (and after a reconnect), then what changed since. */
+  async #read(): Promise<{ clusters: Map<string, ClusterRead>; versions: Map<string, number> }> {
     const ids = await this.#client.sMembers(this.#o.keyPrefix + 'clusters');
     const cutoff = String(this.#o.now() - this.#o.ttlMs);
-    const replies = await Promise.all(ids.map((id) => this.#eval(READ_SCRIPT, this.#keys(id), [id, cutoff])));
-    const clusters = new Map<string, Map<string, ScoreEntry>>();
+    const replies = await Promise.all(
+      ids.map((id) => this.#eval(READ_SCRIPT, this.#keys(id), [id, cutoff, String(this.#o.state.holds(id) ? (this.#versions.get(id) ?? 0) : 0)])),
+    );
+    const clusters = new Map<string, ClusterRead>();
+    const versions = new Map<string, number>();
     for (let c = 0; c < ids.length; c++) {
-      const flat = replies[c] as string[];
-      if (flat.length === 0) continue;
-      const nodes = new Map<string, ScoreEntry>();
+      const clusterId = ids[c]!;
+      const [version, full, flat] = replies[c] as [number, number, (string | null)[]];
+      if (version === 0) continue;
+      const entries: ScoreEntry[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) {
-        const value = flat[i + 1]!;
-        const space = value.indexOf(' ');
-        const score = Number(value.slice(0, space));
-        const seenMs = Number(value.slice(space + 1));
-        if (space > 0 && Number.isFinite(score) && Number.isFinite(seenMs)) nodes.set(flat[i]!, scoreEntry(ids[c]!, flat[i]!, score, seenMs));
+        const value = flat[i + 1];
+        const space = value?.indexOf(' ') ?? -1;
+        if (space <= 0) continue;
+        const score = Number(value!.slice(0, space));
+        const seenMs = Number(value!.slice(space + 1));
+        if (Number.isFinite(score) && Number.isFinite(seenMs)) entries.push(scoreEntry(clusterId, flat[i]!, score, seenMs));
       }
-      clusters.set(ids[c]!, nodes);
+      clusters.set(clusterId, { full: full === 1, entries });
+      versions.set(clusterId, version);
     }
-    return clusters;
+    return { clusters, versions };
   }
 
   #keys(clusterId: string): string[] {
     const p = this.#o.keyPrefix;
-    return [`${p}c:${clusterId}:scores`, `${p}c:${clusterId}:seen`, `${p}clusters`];
+    const c = `${p}c:${clusterId}:`;
+    return [`${c}scores`, `${c}seen`, `${p}clusters`, `${c}version`, `${c}changed`];
   }
 
   /** EVALSHA, falling back to EVAL when Redis does not have the script (it restarted). */

@@ -93,6 +93,12 @@ interface ClusterState {
   viewVersion: number;
 }
 
+/** One cluster as read from Redis: all its nodes, or those changed since the last read. */
+export interface ClusterRead {
+  full: boolean;
+  entries: ScoreEntry[];
+}
+
 export interface FleetLimits {
   ttlMs: number;
   maxClusters: number;
@@ -244,20 +250,43 @@ export class FleetState {
     return computed;
   }
 
+  holds(clusterId: string): boolean {
+    return this.#clusters.has(clusterId);
+  }
+
   /**
-   * Replaces the whole map with `clusters` (Redis's copy, parsed), then puts back the entries
-   * of `overlay` (scores not yet confirmed by Redis) where they are newer. Clusters whose scores
-   * did not change keep their computed threshold. Clusters past `maxClusters` in sorted order
-   * are left out.
+   * Takes the fleet as read from Redis: a cluster read whole replaces the local one, a cluster
+   * read as changes is updated (a score seen later wins), and a cluster Redis no longer has is
+   * dropped. Then the entries of `overlay` (scores not yet confirmed by Redis) are put back
+   * where they are newer. Clusters whose scores did not change keep their computed threshold;
+   * clusters past `maxClusters` in sorted order are left out.
    */
-  replace(clusters: Map<string, Map<string, ScoreEntry>>, overlay: Iterable<ScoreEntry>): void {
+  replace(clusters: Map<string, ClusterRead>, overlay: Iterable<ScoreEntry>): void {
     const ids = [...clusters.keys()].sort().slice(0, this.limits.maxClusters);
     const next = new Map<string, ClusterState>();
     const old = new Map(this.#clusters);
     for (const id of ids) {
-      const c = old.get(id) ?? this.#newCluster(id, false);
-      c.dirty ||= !sameScores(c.nodes, clusters.get(id)!);
-      c.nodes = clusters.get(id)!;
+      const read = clusters.get(id)!;
+      const held = old.get(id);
+      const c = held ?? this.#newCluster(id, false);
+      if (read.full || held === undefined) {
+        const nodes = new Map<string, ScoreEntry>();
+        for (const e of read.entries) nodes.set(e.nodeId, e);
+        c.dirty ||= !sameScores(c.nodes, nodes);
+        c.nodes = nodes;
+      } else {
+        for (const e of read.entries) {
+          const cur = c.nodes.get(e.nodeId);
+          if (cur === undefined) {
+            c.nodes.set(e.nodeId, e);
+            c.dirty = true;
+          } else if (e.seenMs >= cur.seenMs) {
+            if (cur.score !== e.score) c.dirty = true;
+            cur.score = e.score;
+            cur.seenMs = e.seenMs;
+          }
+        }
+      }
       next.set(id, c);
     }
     for (const e of overlay) {

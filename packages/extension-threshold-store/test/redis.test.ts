@@ -4,7 +4,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { MetricsRegistry } from '@skein/core';
+import { requireTool } from '@skein/core/testing';
 import { createClient } from 'redis';
 import { createThresholdStore, madThreshold, type ThresholdParams, type ThresholdStoreExtension, type ThresholdView } from '../src/index.ts';
 import { freePort, startRedisServer, type RedisServer } from '../src/testing.ts';
@@ -129,6 +131,38 @@ test('nodes past ttl are expired in Redis too, and their keys expire by themselv
   }
 });
 
+test('after its first read of a cluster a replica reads only what changed since', { timeout: 30_000 }, async () => {
+  const prefix = freshPrefix();
+  const a = await redisStore({ prefix });
+  const b = await redisStore({ prefix });
+  for (let i = 0; i < 10; i++) a.record('c1', `n${i}`, i / 10);
+  await a.refresh();
+  await b.refresh();
+  assert.equal(b.get('c1').activeNodes, 10);
+
+  // A node put into Redis behind the scripts' back: no version of the cluster names it.
+  const c = await rawClient();
+  try {
+    const now = Date.now();
+    await c.hSet(`${prefix}c:c1:scores`, 'ghost', `0.5 ${now}`);
+    await c.zAdd(`${prefix}c:c1:seen`, { score: now, value: 'ghost' });
+  } finally {
+    c.destroy();
+  }
+  a.record('c1', 'n0', 0.6);
+  await a.refresh();
+  await b.refresh();
+  const whole = memoryStore();
+  whole.configure('threshold', PARAMS);
+  for (let i = 0; i < 10; i++) whole.record('c1', `n${i}`, i === 0 ? 0.6 : i / 10);
+  assert.equal(b.get('c1').activeNodes, 10, 'b read the change, not the whole cluster');
+  assert.equal(b.get('c1').threshold, whole.get('c1').threshold);
+
+  // A replica that starts now reads the cluster whole.
+  const fresh = await redisStore({ prefix });
+  assert.equal(fresh.get('c1').activeNodes, 11);
+});
+
 test('key prefixes keep fleets apart', { timeout: 30_000 }, async () => {
   const a = await redisStore({ prefix: freshPrefix() });
   const b = await redisStore({ prefix: freshPrefix() });
@@ -222,4 +256,20 @@ test('a store whose Redis is not there at start still starts, and answers from l
   await eventually('connection errors are counted', () => (registry.value('skein_threshold_store_errors_total', { extension: 'threshold_store', op: 'connect' }) ?? 0) > 0);
   await a.shutdown!();
   await a.shutdown!();
+});
+
+test('the self-metrics, Redis ones included, pass promtool check metrics', { timeout: 60_000 }, async () => {
+  const registry = new MetricsRegistry();
+  const a = await redisStore({ prefix: freshPrefix(), registry });
+  for (let i = 0; i < 12; i++) a.record('c1', `node-${i}`, 0.5 + i / 100);
+  a.record('c1', 'bad', NaN);
+  await a.refresh();
+  const text = registry.expose();
+  for (const name of ['skein_fleet_threshold', 'skein_threshold_store_errors_total', 'skein_threshold_store_refresh_duration_seconds_bucket']) {
+    assert.ok(text.includes(name), name);
+  }
+  const run = spawnSync(requireTool('promtool', 'prometheus'), ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(run.error, undefined);
+  assert.equal((run.stdout + run.stderr).trim(), '');
+  assert.equal(run.status, 0);
 });

@@ -201,6 +201,10 @@ test('fleet gauges per cluster, removed when the cluster expires', async () => {
   const later = registry.expose();
   assert.doesNotMatch(later, /cluster_id="eu-1"/);
   assert.match(later, /^skein_fleet_active_nodes\{extension="threshold_store",cluster_id="us-1"\} 1$/m);
+
+  // The registry outlives a reload: a store that shut down leaves no fleet series behind.
+  await store.shutdown();
+  assert.doesNotMatch(registry.expose(), /cluster_id=/);
 });
 
 test('config rules the schema cannot state are reported with their paths', () => {
