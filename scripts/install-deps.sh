@@ -10,6 +10,7 @@ DEPS=(
   "prometheus prometheus"
   "openssl openssl"
   "redis-server redis-server"
+  "prometheus-node-exporter prometheus-node-exporter"
 )
 
 have() {

@@ -1,9 +1,9 @@
 /**
- * The server side of receiver-otlp/push, run by push.bench.ts in a child process of its own so
- * that the load generator never runs on the server's event loop.
+ * The server side of receiver-otlp/push. push.bench.ts forks it, once per server, so that the
+ * load generator never runs on a server's event loop:
  *
- *   node bench/receiver-otlp/push-server.ts skein   # the otlp receiver (HTTP and gRPC) → no-op exporter
- *   node bench/receiver-otlp/push-server.ts bare    # node:http answering 200, grpc-js answering an empty reply
+ *   push-server.ts skein   the otlp receiver (HTTP and gRPC) → a no-op exporter
+ *   push-server.ts bare    node:http answering 200, grpc-js answering an empty reply
  *
  * Over IPC it sends `{ready: {http, grpc}}` (ports on 127.0.0.1), and answers `{loopDelay}`
  * (begin) and `end` with what it did in between: requests handled (bare) or points the exporter
@@ -36,7 +36,7 @@ export interface Interval {
   loopDelayP99Ms?: number;
 }
 
-/** Starts an interval; the child collects garbage first when run with --expose-gc. */
+/** Starts an interval. */
 export interface Begin {
   loopDelay: boolean;
 }
@@ -89,6 +89,8 @@ service:
       res.end();
     });
   });
+  // As long as the receiver's idle_timeout (60 s): agents keep their connections between rounds.
+  http.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
 
   const raw = (b: Buffer) => b;
@@ -113,8 +115,6 @@ type LoopDelay = ReturnType<typeof monitorEventLoopDelay>;
 let from: { handled: number; cpu: NodeJS.CpuUsage; elu: EventLoopUtilization; delay?: LoopDelay } | undefined;
 process.on('message', (msg: Begin | 'end') => {
   if (msg !== 'end') {
-    // Each interval starts from a collected heap, so none pays for the garbage of the one before.
-    globalThis.gc?.();
     let delay: LoopDelay | undefined;
     if (msg.loopDelay) {
       delay = monitorEventLoopDelay({ resolution: 1 });

@@ -10,6 +10,7 @@ import prometheusRemoteWriteExporter from '@skein/exporter-prometheusremotewrite
 import bearerAuthExtension from '@skein/extension-bearer-auth';
 import healthCheckExtension from '@skein/extension-health-check';
 import probesExtension from '@skein/extension-probes';
+import thresholdHeadersExtension from '@skein/extension-threshold-headers';
 import thresholdStoreExtension from '@skein/extension-threshold-store';
 import batchProcessor from '@skein/processor-batch';
 import memoryLimiterProcessor from '@skein/processor-memory-limiter';
@@ -17,6 +18,7 @@ import thresholdProcessor from '@skein/processor-threshold';
 import heartbeatReceiver from '@skein/receiver-heartbeat';
 import httpCheckReceiver from '@skein/receiver-httpcheck';
 import otlpReceiver from '@skein/receiver-otlp';
+import prometheusReceiver from '@skein/receiver-prometheus';
 import tcpCheckReceiver from '@skein/receiver-tcpcheck';
 
 /** Each built-in factory with the package that provides it (the docs generator needs both). */
@@ -25,6 +27,7 @@ export const builtins: readonly { packageName: string; factory: Factory }[] = [
   { packageName: '@skein/receiver-otlp', factory: otlpReceiver },
   { packageName: '@skein/receiver-tcpcheck', factory: tcpCheckReceiver },
   { packageName: '@skein/receiver-httpcheck', factory: httpCheckReceiver },
+  { packageName: '@skein/receiver-prometheus', factory: prometheusReceiver },
   { packageName: '@skein/processor-batch', factory: batchProcessor },
   { packageName: '@skein/processor-memory-limiter', factory: memoryLimiterProcessor },
   { packageName: '@skein/processor-threshold', factory: thresholdProcessor },
@@ -36,6 +39,7 @@ export const builtins: readonly { packageName: string; factory: Factory }[] = [
   { packageName: '@skein/extension-probes', factory: probesExtension },
   { packageName: '@skein/extension-bearer-auth', factory: bearerAuthExtension },
   { packageName: '@skein/extension-threshold-store', factory: thresholdStoreExtension },
+  { packageName: '@skein/extension-threshold-headers', factory: thresholdHeadersExtension },
 ];
 
 /** The built-in factories, ready for `new Factories(...)`. */

@@ -78,16 +78,50 @@ function writeDeltas(w: ProtoWriter, field: number, deltas: readonly number[]): 
   w.join(m);
 }
 
-export function writeLabels(w: ProtoWriter, field: number, series: RemoteSeries): void {
-  for (const l of series.labels) {
-    w.tag(field, LEN);
-    const m = w.fork();
-    w.tag(1, LEN);
-    w.string(l.name);
-    w.tag(2, LEN);
-    w.string(l.value);
-    w.join(m);
+/**
+ * Encoded `labels` fields by label array, per field number. The translation hands out the same
+ * label array for a series call after call (its label cache), so a series' labels are encoded
+ * once and copied into every later request; an array seen once costs one extra copy.
+ */
+const encodedLabels = new Map<number, WeakMap<RemoteSeries['labels'], Uint8Array>>();
+const labelScratch = new ProtoWriter(4096);
+/** Encoded labels are views into shared slabs, not an ArrayBuffer each. */
+const SLAB_BYTES = 256 * 1024;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+
+function keep(bytes: Uint8Array): Uint8Array {
+  if (bytes.length > SLAB_BYTES / 8) return bytes.slice();
+  if (slabUsed + bytes.length > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
   }
+  const view = slab.subarray(slabUsed, slabUsed + bytes.length);
+  view.set(bytes);
+  slabUsed += bytes.length;
+  return view;
+}
+
+export function writeLabels(w: ProtoWriter, field: number, series: RemoteSeries): void {
+  let byArray = encodedLabels.get(field);
+  if (byArray === undefined) encodedLabels.set(field, (byArray = new WeakMap()));
+  let raw = byArray.get(series.labels);
+  if (raw === undefined) {
+    const l = labelScratch;
+    l.reset();
+    for (const { name, value } of series.labels) {
+      l.tag(field, LEN);
+      const m = l.fork();
+      l.tag(1, LEN);
+      l.string(name);
+      l.tag(2, LEN);
+      l.string(value);
+      l.join(m);
+    }
+    raw = keep(l.bytes());
+    byArray.set(series.labels, raw);
+  }
+  w.raw(raw);
 }
 
 export function writeSamples(w: ProtoWriter, field: number, series: RemoteSeries): void {

@@ -1,10 +1,21 @@
 /** Which shard a series goes to, and the checks a series passes before it is queued. */
 import type { RemoteSeries } from './series.ts';
 
+/** Hashes by label array: the translation hands out the same array for a series call after call. */
+const hashes = new WeakMap<RemoteSeries['labels'], number>();
+
 /** FNV-1a over the label names and values: a series always lands on the same shard. */
 export function seriesHash(series: RemoteSeries): number {
+  const known = hashes.get(series.labels);
+  if (known !== undefined) return known;
+  const h = labelsHash(series.labels);
+  hashes.set(series.labels, h);
+  return h;
+}
+
+function labelsHash(labels: RemoteSeries['labels']): number {
   let h = 0x811c9dc5;
-  for (const l of series.labels) {
+  for (const l of labels) {
     const { name, value } = l;
     for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
     h = Math.imul(h ^ 0xff, 0x01000193);

@@ -13,6 +13,6 @@ export type {
   TranslateOptions,
   TranslateResult,
 } from './types.ts';
-export { translate, DropReason } from './translate.ts';
+export { translate, DropReason, ATTRIBUTES_KEY } from './translate.ts';
 export { STALE_NAN, isStaleNaN } from './stale.ts';
 export { sanitizeMetricName, sanitizeLabelName, buildMetricName, prometheusUnit } from './names.ts';

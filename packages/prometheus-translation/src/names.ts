@@ -45,6 +45,8 @@ const PER_UNIT_WORDS: Readonly<Record<string, string>> = {
   y: 'year',
 };
 
+const VALID_METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
 /**
  * A valid Prometheus metric name (`[a-zA-Z_:][a-zA-Z0-9_:]*`): every run of other characters
  * becomes `_`, runs of `_` become one, and a leading digit gets a `_` in front.
@@ -108,13 +110,14 @@ function endsWithWord(name: string, word: string): boolean {
  * The Prometheus name of an OTel metric. With `addSuffixes` the unit word is appended unless the
  * name already ends with it, and a counter ends in `_total` (moved after the unit if it was
  * there already): `http.server.duration` (s, histogram) → `http_server_duration_seconds`,
- * `requests_total` (s, counter) → `requests_seconds_total`. Without it the name is only
- * sanitised. A histogram or summary name is its family's: the translation adds `_bucket`, `_sum`
+ * `requests_total` (s, counter) → `requests_seconds_total`. Without it a name that is already a
+ * valid Prometheus name is kept exactly, and any other is sanitised. A histogram or summary name is its family's: the translation adds `_bucket`, `_sum`
  * and `_count`.
  */
 export function buildMetricName(name: string, unit: string, kind: PromType, addSuffixes: boolean): string {
+  // Without suffixes a valid name is kept as it is: `foo__bar` from a scrape must not become `foo_bar`.
+  if (!addSuffixes) return VALID_METRIC_NAME.test(name) ? name : sanitizeMetricName(name);
   const base = sanitizeMetricName(name);
-  if (!addSuffixes) return base;
   const counter = kind === 'counter';
   let out = base;
   if (counter && endsWithWord(out, 'total')) out = out.slice(0, -'total'.length).replace(/_$/, '');

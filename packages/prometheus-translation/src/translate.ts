@@ -2,7 +2,7 @@
  * OTLP-shaped batches to Prometheus time series, by the OpenTelemetry "Prometheus and
  * OpenMetrics Compatibility" rules:
  *
- * - gauge → gauge (`unknown` when `metadata["prometheus.type"]` says so); cumulative monotonic
+ * - gauge → gauge (`unknown`, or a series' family type, when `metadata["prometheus.type"]` says so); cumulative monotonic
  *   sum → counter `_total`; cumulative non-monotonic sum → gauge (or `info`/`stateset` when the
  *   metadata says so);
  * - histogram → `_bucket{le}` (cumulative, ending with `+Inf` = count), `_sum` (when set),
@@ -64,7 +64,12 @@ interface Family {
 }
 
 interface SeriesState {
-  series: TimeSeries;
+  /** Built once: the same array in every call's TimeSeries. */
+  labels: Label[];
+  /** The call that `series` belongs to. */
+  call: number;
+  /** This call's series; undefined between calls. */
+  series: TimeSeries | undefined;
   /** Counts data points: duplicates in it are reported (a histogram point makes many series; its `_count` counts). */
   primary: boolean;
   /** Timestamp of the newest sample or histogram so far. */
@@ -93,11 +98,18 @@ function familyName(m: Metric, kind: PromType, addSuffixes: boolean): string {
   return name;
 }
 
+/**
+ * Types a gauge may declare in `metadata["prometheus.type"]`: `unknown`, and the types of
+ * series a Prometheus receiver passes on one by one (a `_bucket` series of a histogram it
+ * could not map exactly, an info or stateset series), so their metadata keeps the family type.
+ */
+const GAUGE_DECLARABLE: ReadonlySet<unknown> = new Set(['unknown', 'histogram', 'gaugehistogram', 'summary', 'info', 'stateset']);
+
 function promTypeOf(m: Metric): PromType {
   const declared = m.metadata?.['prometheus.type'];
   switch (m.type) {
     case 'gauge':
-      return declared === 'unknown' ? 'unknown' : 'gauge';
+      return GAUGE_DECLARABLE.has(declared) ? (declared as PromType) : 'gauge';
     case 'sum':
       if (m.isMonotonic) return 'counter';
       return declared === 'info' || declared === 'stateset' ? declared : 'gauge';
@@ -142,23 +154,94 @@ function ascendingBounds(bounds: readonly number[]): boolean {
   return true;
 }
 
-/** The series one data point makes share every label but `__name__` and `le`/`quantile`. */
-interface PointSeries {
+/**
+ * The series of one label set: what the points with these labels (without `__name__` and
+ * `le`/`quantile`) make. Groups outlive a call: the same series come back with every scrape or
+ * push, and building sorted labels is most of a translation's cost, so each series' labels are
+ * built once and its state is reset, not rebuilt, by the next call that meets it.
+ */
+interface LabelGroup {
   base: Label[];
-  /** Its series so far, by `__name__` (and `le`/`quantile`): they exist when the same series appears again. */
-  series: Map<string, SeriesState>;
+  /** Series by `__name__` (and `le`/`quantile`). */
+  states: Map<string, SeriesState>;
+}
+
+/**
+ * Label groups by their labels (`seriesKey(base)`), and by what decides a point's labels when
+ * its attribute values are all strings (no resourceToTelemetryConversion): the attributes' text,
+ * the resource's `job` and `instance`, the external labels and the reserved label. Both are
+ * emptied together at the start of a call once either holds more than GROUP_CACHE_LIMIT
+ * entries, so every group a call meets is the one group of its labels.
+ */
+const GROUP_CACHE_LIMIT = 100_000;
+const groupsByLabels = new Map<string, LabelGroup>();
+const groupsByAttributes = new Map<string, LabelGroup>();
+let calls = 0;
+
+/**
+ * A producer that builds the same attribute maps again and again (the Prometheus receiver, once
+ * per scrape and series) may set this on each map: a string that names the map's content and
+ * stays the same string from one batch to the next. The translation then finds the map's labels
+ * by that key instead of by the map's text, after checking that every attribute is still the one
+ * it saw (a processor may have changed the map since), so the key is only ever a shortcut.
+ */
+export const ATTRIBUTES_KEY: unique symbol = Symbol.for('@skein/prometheus-translation.attributes-key');
+
+/** A keyed map's group, with the attributes it was made from, to check the next map with the key. */
+interface KeyedGroup {
+  group: LabelGroup;
+  names: string[];
+  values: string[];
+}
+
+/** By context (see #contextKey), then by the producer's key. Emptied with the other two. */
+const groupsByProducerKey = new Map<string, Map<string, KeyedGroup>>();
+let producerKeyed = 0;
+
+/** Whether `attrs` holds exactly the attributes `k` was made from (same names, same order, same values). */
+function sameAttributes(attrs: Attributes, k: KeyedGroup): boolean {
+  let i = 0;
+  for (const name in attrs) {
+    if (i >= k.names.length || name !== k.names[i] || attrs[name] !== k.values[i]) return false;
+    i++;
+  }
+  return i === k.names.length;
+}
+
+/** The cache key of `attrs` in context `ctx`, or undefined when a value is not a string. Length-prefixed, so no two attribute sets share one. */
+function attributesKey(attrs: Attributes, ctx: string): string | undefined {
+  let key = ctx;
+  for (const k in attrs) {
+    const v = attrs[k];
+    if (typeof v !== 'string') return undefined;
+    key += `${k.length}:${k}${v.length}:${v}`;
+  }
+  return key;
 }
 
 class Translation {
-  /** Series by their shared labels, then by name: one long key per point instead of one per series. */
-  readonly #byBase = new Map<string, Map<string, SeriesState>>();
+  /** This call's number: a series state last used by another call starts afresh. */
+  readonly #call = ++calls;
   /** Every series, in the order it first appeared. */
   readonly #all: SeriesState[] = [];
   readonly #dropped: Record<string, number> = {};
   readonly #external: readonly Label[];
+  readonly #externalKey: string;
+  readonly #contexts = new Map<ResourceLabels, Map<string, string>>();
+  #lastResource: ResourceLabels | undefined;
+  #lastReserved: string | undefined;
+  #lastContext = '';
+  #lastKeyed: Map<string, KeyedGroup> | undefined;
 
   constructor(external: readonly Label[]) {
+    if (groupsByLabels.size > GROUP_CACHE_LIMIT || groupsByAttributes.size > GROUP_CACHE_LIMIT || producerKeyed > GROUP_CACHE_LIMIT) {
+      groupsByLabels.clear();
+      groupsByAttributes.clear();
+      groupsByProducerKey.clear();
+      producerKeyed = 0;
+    }
     this.#external = external;
+    this.#externalKey = seriesKey(external);
   }
 
   drop(reason: DropReason, n = 1): void {
@@ -170,30 +253,90 @@ class Translation {
    * `quantile` on a summary) are taken out: the translation sets them on each series, and an
    * attribute of that name would otherwise be overwritten on some series and not others.
    */
-  point(attrs: Attributes, resource: ResourceLabels, reserved?: string): PointSeries {
-    return this.#group(pointLabels(attrs, resource), reserved);
+  point(attrs: Attributes, resource: ResourceLabels, reserved?: string): LabelGroup {
+    if (resource.converted !== undefined) return this.#group(pointLabels(attrs, resource), reserved);
+    // Consecutive points nearly always share their resource and reserved label.
+    if (resource !== this.#lastResource || reserved !== this.#lastReserved) {
+      this.#lastResource = resource;
+      this.#lastReserved = reserved;
+      this.#lastContext = this.#contextKey(resource, reserved);
+      this.#lastKeyed = undefined;
+    }
+    const ctx = this.#lastContext;
+    const producerKey = (attrs as { [ATTRIBUTES_KEY]?: unknown })[ATTRIBUTES_KEY];
+    if (typeof producerKey === 'string') return this.#keyedPoint(attrs, resource, reserved, ctx, producerKey);
+    const cacheKey = attributesKey(attrs, ctx);
+    if (cacheKey === undefined) return this.#group(pointLabels(attrs, resource), reserved);
+    let group = groupsByAttributes.get(cacheKey);
+    if (group === undefined) {
+      group = this.#group(pointLabels(attrs, resource), reserved);
+      groupsByAttributes.set(cacheKey, group);
+    }
+    return group;
   }
 
-  #group(labels: LabelMap, reserved?: string): PointSeries {
+  #keyedPoint(attrs: Attributes, resource: ResourceLabels, reserved: string | undefined, ctx: string, producerKey: string): LabelGroup {
+    let byKey = this.#lastKeyed;
+    if (byKey === undefined) {
+      byKey = groupsByProducerKey.get(ctx);
+      if (byKey === undefined) groupsByProducerKey.set(ctx, (byKey = new Map()));
+      this.#lastKeyed = byKey;
+    }
+    const known = byKey.get(producerKey);
+    if (known !== undefined && sameAttributes(attrs, known)) return known.group;
+    const group = this.#group(pointLabels(attrs, resource), reserved);
+    const names: string[] = [];
+    const values: string[] = [];
+    for (const name in attrs) {
+      const v = attrs[name];
+      // Only string attributes are compared by identity; anything else is not worth keying.
+      if (typeof v !== 'string') return group;
+      names.push(name);
+      values.push(v);
+    }
+    if (known === undefined) producerKeyed++;
+    byKey.set(producerKey, { group, names, values });
+    return group;
+  }
+
+  /** What besides the attributes decides a point's labels; computed once per resource and reserved label. */
+  #contextKey(resource: ResourceLabels, reserved: string | undefined): string {
+    let byReserved = this.#contexts.get(resource);
+    if (byReserved === undefined) this.#contexts.set(resource, (byReserved = new Map()));
+    const r = reserved ?? '';
+    let ctx = byReserved.get(r);
+    if (ctx === undefined) {
+      ctx = `${seriesKey(resource.identity)}\u0001${this.#externalKey}\u0001${r}\u0001`;
+      byReserved.set(r, ctx);
+    }
+    return ctx;
+  }
+
+  #group(labels: LabelMap, reserved?: string): LabelGroup {
     addExternal(labels, this.#external);
     labels.delete(NAME_LABEL);
     if (reserved !== undefined) labels.delete(reserved);
     const base = sortedLabels(labels);
     const key = seriesKey(base);
-    let series = this.#byBase.get(key);
-    if (series === undefined) {
-      series = new Map();
-      this.#byBase.set(key, series);
+    let group = groupsByLabels.get(key);
+    if (group === undefined) {
+      group = { base, states: new Map() };
+      groupsByLabels.set(key, group);
     }
-    return { base, series };
+    return group;
   }
 
-  #state(point: PointSeries, name: Label, extra: Label | undefined, family: Family, primary: boolean): SeriesState {
+  #state(group: LabelGroup, name: Label, extra: Label | undefined, family: Family, primary: boolean): SeriesState {
     const key = extra === undefined ? name.value : `${name.value}\u0000${extra.value}`;
-    let state = point.series.get(key);
+    let state = group.states.get(key);
     if (state === undefined) {
-      const series: TimeSeries = {
-        labels: withLabels(point.base, name, extra),
+      state = { labels: withLabels(group.base, name, extra), call: 0, series: undefined, primary, newestMs: -Infinity, inOrder: true };
+      group.states.set(key, state);
+    }
+    if (state.call !== this.#call) {
+      state.call = this.#call;
+      state.series = {
+        labels: state.labels,
         samples: [],
         histograms: [],
         type: family.type,
@@ -201,8 +344,9 @@ class Translation {
         unit: family.unit,
         familyName: family.name,
       };
-      state = { series, primary, newestMs: -Infinity, inOrder: true };
-      point.series.set(key, state);
+      state.primary = primary;
+      state.newestMs = -Infinity;
+      state.inOrder = true;
       this.#all.push(state);
     }
     return state;
@@ -212,12 +356,12 @@ class Translation {
     if (timestampMs <= state.newestMs) state.inOrder = false;
     else {
       state.newestMs = timestampMs;
-      if (createdMs !== undefined) state.series.createdTimestampMs = createdMs;
+      if (createdMs !== undefined) state.series!.createdTimestampMs = createdMs;
     }
   }
 
   sample(
-    point: PointSeries,
+    group: LabelGroup,
     name: Label,
     extra: Label | undefined,
     family: Family,
@@ -226,30 +370,33 @@ class Translation {
     value: number,
     createdMs: number | undefined,
   ): void {
-    const state = this.#state(point, name, extra, family, primary);
-    state.series.samples.push({ timestampMs, value });
+    const state = this.#state(group, name, extra, family, primary);
+    state.series!.samples.push({ timestampMs, value });
     this.#touch(state, timestampMs, createdMs);
   }
 
-  histogram(point: PointSeries, name: Label, family: Family, h: NativeHistogram, createdMs: number | undefined): void {
-    const state = this.#state(point, name, undefined, family, true);
-    state.series.histograms.push(h);
+  histogram(group: LabelGroup, name: Label, family: Family, h: NativeHistogram, createdMs: number | undefined): void {
+    const state = this.#state(group, name, undefined, family, true);
+    state.series!.histograms.push(h);
     this.#touch(state, h.timestampMs, createdMs);
   }
 
   targetInfo(resource: ResourceLabels, timestampMs: number): void {
-    const point = this.#group(new Map(resource.targetInfo));
-    this.sample(point, TARGET_INFO_NAME, undefined, TARGET_INFO_FAMILY, false, timestampMs, 1, undefined);
+    const group = this.#group(new Map(resource.targetInfo));
+    this.sample(group, TARGET_INFO_NAME, undefined, TARGET_INFO_FAMILY, false, timestampMs, 1, undefined);
   }
 
   finish(): TranslateResult {
     const series: TimeSeries[] = [];
     for (const state of this.#all) {
+      const s = state.series!;
       if (!state.inOrder) {
-        const removed = inTimeOrder(state.series.samples) + inTimeOrder(state.series.histograms);
+        const removed = inTimeOrder(s.samples) + inTimeOrder(s.histograms);
         if (state.primary) this.drop(DropReason.duplicateTimestamp, removed);
       }
-      series.push(state.series);
+      series.push(s);
+      // The cache keeps the state, not this call's samples.
+      state.series = undefined;
     }
     return { series, dropped: this.#dropped };
   }
@@ -280,6 +427,17 @@ function externalLabelList(external: Record<string, string> | undefined): Label[
 const isStale = (flags: number) => (flags & DataPointFlags.NoRecordedValue) !== 0;
 const createdOf = (startNs: bigint) => (startNs > 0n ? nanosToMillis(startNs) : undefined);
 
+// The points of a batch mostly share one timestamp; dividing a bigint allocates, so remember the last.
+let lastNanos = -1n;
+let lastMillis = 0;
+function millisOf(ns: bigint): number {
+  if (ns !== lastNanos) {
+    lastMillis = nanosToMillis(ns);
+    lastNanos = ns;
+  }
+  return lastMillis;
+}
+
 /** Translates one metric's points; returns the newest timestamp it wrote, or -Infinity. */
 function translateMetric(t: Translation, m: Metric, resource: ResourceLabels, addSuffixes: boolean): number {
   if (m.type !== 'gauge' && m.type !== 'summary') {
@@ -308,7 +466,7 @@ function translateMetric(t: Translation, m: Metric, resource: ResourceLabels, ad
     case 'sum': {
       const counter = type === 'counter';
       for (const p of m.points) {
-        const ts = nanosToMillis(p.timeUnixNano);
+        const ts = millisOf(p.timeUnixNano);
         const value = isStale(p.flags) ? STALE_NAN : Number(p.value);
         t.sample(t.point(p.attributes, resource), nameLabel, undefined, family, true, ts, value, counter ? createdOf(p.startTimeUnixNano) : undefined);
         if (ts > newest) newest = ts;
@@ -333,7 +491,7 @@ function translateMetric(t: Translation, m: Metric, resource: ResourceLabels, ad
           bounds = p.explicitBounds;
           les = bounds.map((b) => ({ name: LE, value: formatFloat(b) }));
         }
-        const ts = nanosToMillis(p.timeUnixNano);
+        const ts = millisOf(p.timeUnixNano);
         const stale = isStale(p.flags);
         const created = createdOf(p.startTimeUnixNano);
         const point = t.point(p.attributes, resource, LE);
@@ -366,7 +524,7 @@ function translateMetric(t: Translation, m: Metric, resource: ResourceLabels, ad
       const sumName = suffixed('_sum');
       const countName = suffixed('_count');
       for (const p of m.points) {
-        const ts = nanosToMillis(p.timeUnixNano);
+        const ts = millisOf(p.timeUnixNano);
         const stale = isStale(p.flags);
         const created = createdOf(p.startTimeUnixNano);
         const point = t.point(p.attributes, resource, QUANTILE);

@@ -30,10 +30,11 @@ test('metric names get unit words and type suffixes by the compatibility rules',
     ['a..b--c', 'unknownunit', 'gauge', 'a_b_c_unknownunit'],
     // add_metric_suffixes: false leaves names that are already Prometheus names alone
     ['node_cpu_seconds_total', 's', 'counter', 'node_cpu_seconds_total'],
+    ['foo__bar:baz', '', 'gauge', 'foo__bar:baz'],
     ['http.server.duration', 's', 'histogram', 'http_server_duration'],
   ];
   for (const [i, [name, unit, kind, want]] of cases.entries()) {
-    const addSuffixes = i < cases.length - 2;
+    const addSuffixes = i < cases.length - 3;
     assert.equal(buildMetricName(name, unit, kind, addSuffixes), want, `${name} (${unit}, ${kind}, suffixes ${addSuffixes})`);
   }
 });

@@ -424,6 +424,13 @@ test('prometheus.type metadata: unknown gauges stay unknown, info sums become in
   const r = translate(batchOf([g, i], {}));
   assert.equal(one(r, 'raw').type, 'unknown');
   assert.equal(one(r, 'build_info').type, 'info');
+  // a series passed on by itself keeps its family's type; a gauge cannot claim to be a counter
+  const b = { ...gauge('rpc_seconds_bucket', [numberPoint(3, { timeUnixNano: T, attributes: { le: '1.0' } })]), metadata: { 'prometheus.type': 'histogram' } };
+  const c = { ...gauge('odd', [numberPoint(1, { timeUnixNano: T })]), metadata: { 'prometheus.type': 'counter' } };
+  const r2 = translate(batchOf([b, c], {}), { addMetricSuffixes: false });
+  assert.equal(one(r2, 'rpc_seconds_bucket').type, 'histogram');
+  assert.deepEqual(one(r2, 'rpc_seconds_bucket').labels.find((l) => l.name === 'le'), { name: 'le', value: '1.0' });
+  assert.equal(one(r2, 'odd').type, 'gauge');
 });
 
 test('a metric with an empty name is dropped and counted; the batch is not changed', () => {

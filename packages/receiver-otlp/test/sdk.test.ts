@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { ValueType, type Attributes as SdkAttributes, type AttributeValue as SdkAttributeValue, type HrTime } from '@opentelemetry/api';
 import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
@@ -175,15 +176,25 @@ function recordingExporter(inner: PushMetricExporter) {
   return { exporter, expected, results };
 }
 
-function otlpExporter(transport: Transport, h: Harness, temporalityPreference: AggregationTemporalityPreference): PushMetricExporter {
-  const url = `http://127.0.0.1:${h.httpPort}/v1/metrics?cluster_id=c1`;
+interface ExportOptions {
+  /** Delta temporality where the SDK allows it (default: cumulative). */
+  delta?: boolean;
+  /** Compress requests with gzip (HTTP exporters). */
+  gzip?: boolean;
+}
+
+/** `CompressionAlgorithm.GZIP` of `@opentelemetry/otlp-exporter-base` (not a dependency of this package). */
+const GZIP = 'gzip' as NonNullable<ConstructorParameters<typeof ProtoMetricExporter>[0]>['compression'];
+
+function otlpExporter(transport: Transport, h: Harness, opts: ExportOptions): PushMetricExporter {
+  const temporalityPreference = opts.delta ? AggregationTemporalityPreference.DELTA : AggregationTemporalityPreference.CUMULATIVE;
   if (transport === 'grpc') {
     const metadata = new grpc.Metadata();
     metadata.set('cluster_id', 'c1');
     return new GrpcMetricExporter({ url: `http://127.0.0.1:${h.grpcPort}`, metadata, temporalityPreference });
   }
-  if (transport === 'proto') return new ProtoMetricExporter({ url, temporalityPreference });
-  return new JsonMetricExporter({ url, temporalityPreference });
+  const options = { url: `http://127.0.0.1:${h.httpPort}/v1/metrics?cluster_id=c1`, temporalityPreference, ...(opts.gzip && { compression: GZIP }) };
+  return transport === 'proto' ? new ProtoMetricExporter(options) : new JsonMetricExporter(options);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,8 +202,8 @@ function otlpExporter(transport: Transport, h: Harness, temporalityPreference: A
 
 const HISTOGRAM_BOUNDS = [0.01, 0.1, 1];
 
-function sdkApp(transport: Transport, h: Harness, temporalityPreference = AggregationTemporalityPreference.CUMULATIVE) {
-  const recording = recordingExporter(otlpExporter(transport, h, temporalityPreference));
+function sdkApp(transport: Transport, h: Harness, opts: ExportOptions = {}) {
+  const recording = recordingExporter(otlpExporter(transport, h, opts));
   const provider = new MeterProvider({
     resource: resourceFromAttributes(RESOURCE),
     views: ['payload.size', 'balance.change'].map((instrumentName) => ({
@@ -254,14 +265,7 @@ function find(batch: MetricsBatch, name: string): Metric {
 
 function pointWith(batch: MetricsBatch, name: string, attrs: Attributes): DataPoint {
   const m = find(batch, name);
-  const found = (m.points as DataPoint[]).find((p) => {
-    try {
-      assert.deepEqual(plain(p.attributes), attrs);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  const found = (m.points as DataPoint[]).find((p) => isDeepStrictEqual(plain(p.attributes), attrs));
   assert.ok(found, `${name} has no point with attributes ${JSON.stringify(attrs, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v))}`);
   return found;
 }
@@ -292,7 +296,7 @@ function checkRoundOne(batch: MetricsBatch): void {
   assert.equal(bytes.value, 4);
 
   const queue = find(batch, 'queue.depth');
-  assert.equal(queue.type === 'sum' && queue.isMonotonic, false);
+  assert.deepEqual([queue.type, queue.type === 'sum' && queue.isMonotonic], ['sum', false]);
   assert.equal((pointWith(batch, 'queue.depth', { queue: 'a' }) as { value: bigint }).value, 7n);
   assert.equal((pointWith(batch, 'queue.depth', { queue: 'b' }) as { value: bigint }).value, -2n);
 
@@ -366,9 +370,9 @@ function withNanosecondClock(): () => void {
   };
 }
 
-async function roundTrip(transport: Transport, temporalityPreference: AggregationTemporalityPreference) {
+async function roundTrip(transport: Transport, opts: ExportOptions = {}) {
   const h = await startOtlp({ protocols: BOTH });
-  const app = sdkApp(transport, h, temporalityPreference);
+  const app = sdkApp(transport, h, opts);
   const restoreClock = withNanosecondClock();
   try {
     app.record(1);
@@ -399,7 +403,7 @@ async function roundTrip(transport: Transport, temporalityPreference: Aggregatio
 // Tests
 
 test('OTLP/gRPC exporter: every instrument kind arrives as recorded (cumulative)', async () => {
-  const { received } = await roundTrip('grpc', AggregationTemporalityPreference.CUMULATIVE);
+  const { received } = await roundTrip('grpc');
   // Cumulative: the second export carries the totals and keeps the start time.
   const [first, second] = received.map((r) => pointWith(r.batch, 'http.requests', { 'http.route': '/checkout', 'http.status_code': 500n }));
   assert.equal((second as { value: bigint }).value, 2n);
@@ -407,15 +411,15 @@ test('OTLP/gRPC exporter: every instrument kind arrives as recorded (cumulative)
 });
 
 test('OTLP/HTTP protobuf exporter: every instrument kind arrives as recorded (cumulative)', async () => {
-  await roundTrip('proto', AggregationTemporalityPreference.CUMULATIVE);
+  await roundTrip('proto');
 });
 
 test('OTLP/HTTP JSON exporter: every instrument kind arrives as recorded (cumulative)', async () => {
-  await roundTrip('json', AggregationTemporalityPreference.CUMULATIVE);
+  await roundTrip('json');
 });
 
 test('OTLP/HTTP protobuf exporter with delta temporality: each export carries only its own interval', async () => {
-  const { received } = await roundTrip('proto', AggregationTemporalityPreference.DELTA);
+  const { received } = await roundTrip('proto', { delta: true });
   const [first, second] = received.map((r) => r.batch);
   assert.equal((find(first!, 'http.requests') as { temporality: number }).temporality, Temporality.Delta);
   assert.equal((find(first!, 'http.duration') as { temporality: number }).temporality, Temporality.Delta);
@@ -426,6 +430,24 @@ test('OTLP/HTTP protobuf exporter with delta temporality: each export carries on
   const [p1, p2] = [first!, second!].map((b) => pointWith(b, 'http.requests', ok));
   assert.equal((p2 as { value: bigint }).value, 13n);
   assert.equal(p2!.startTimeUnixNano, p1!.timeUnixNano);
+});
+
+test('gzip: the HTTP protobuf and JSON exporters with compression arrive as recorded', async () => {
+  const encodings: (string | undefined)[] = [];
+  const onResponse = (message: unknown) => {
+    const { request } = message as { request: ClientRequest };
+    if (request.path.startsWith('/v1/metrics')) encodings.push(request.getHeader('content-encoding') as string | undefined);
+  };
+  subscribe('http.client.response.finish', onResponse);
+  try {
+    await roundTrip('proto', { gzip: true });
+    await roundTrip('json', { gzip: true, delta: true });
+  } finally {
+    unsubscribe('http.client.response.finish', onResponse);
+  }
+  // Proof that the requests were compressed, so the comparisons above went through gunzip: per
+  // round trip, two flushes and the one of the provider's shutdown.
+  assert.deepEqual(encodings, Array(6).fill('gzip'));
 });
 
 test('a refusing pipeline: the SDK exporters see the export fail with 503 / 429 or UNAVAILABLE / RESOURCE_EXHAUSTED', async () => {
