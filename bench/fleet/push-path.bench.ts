@@ -16,10 +16,11 @@
  * once (so every node is in the store and every cluster has its quorum); then `rounds` rounds
  * of `agents` pushes are measured, latency from each push's start to its whole reply.
  *
- * With `taskset` and at least two cores, the server is pinned to CPU 1 and this generator to
- * CPU 0: "one core" for the server, and no sharing of a core with its load. Options (or env
- * FLEET_<NAME>): --agents=10000 --interval=5 --connections=1000 --clusters=10 --rounds=3,
- * --no-pin, --modes=receiver,fleet,default.
+ * With `taskset` and at least two cores, each server is pinned to CPU 1: "one core". The
+ * generator is left to the scheduler, so that other work landing on a fixed core cannot stall
+ * it (`--pin-generator` puts it on CPU 0). Options (or env FLEET_<NAME>): --agents=10000
+ * --interval=5 --connections=1000 --clusters=10 --rounds=3, --no-pin, --pin-generator,
+ * --modes=receiver,fleet,default.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
