@@ -391,7 +391,7 @@ async function roundTrip(transport: Transport, opts: ExportOptions = {}) {
     assert.equal(h.requests(httpOrGrpc, 'accepted'), 2);
     const points = expected.reduce((n, b) => n + countDataPoints(b), 0);
     assert.equal(h.registry.sum('skein_receiver_accepted_points_total', { receiver: 'otlp', transport: httpOrGrpc }), points);
-    return { h, expected, received: h.sink.received };
+    return h.sink.received;
   } finally {
     restoreClock();
     await app.provider.shutdown();
@@ -403,7 +403,7 @@ async function roundTrip(transport: Transport, opts: ExportOptions = {}) {
 // Tests
 
 test('OTLP/gRPC exporter: every instrument kind arrives as recorded (cumulative)', async () => {
-  const { received } = await roundTrip('grpc');
+  const received = await roundTrip('grpc');
   // Cumulative: the second export carries the totals and keeps the start time.
   const [first, second] = received.map((r) => pointWith(r.batch, 'http.requests', { 'http.route': '/checkout', 'http.status_code': 500n }));
   assert.equal((second as { value: bigint }).value, 2n);
@@ -419,7 +419,7 @@ test('OTLP/HTTP JSON exporter: every instrument kind arrives as recorded (cumula
 });
 
 test('OTLP/HTTP protobuf exporter with delta temporality: each export carries only its own interval', async () => {
-  const { received } = await roundTrip('proto', { delta: true });
+  const received = await roundTrip('proto', { delta: true });
   const [first, second] = received.map((r) => r.batch);
   assert.equal((find(first!, 'http.requests') as { temporality: number }).temporality, Temporality.Delta);
   assert.equal((find(first!, 'http.duration') as { temporality: number }).temporality, Temporality.Delta);
