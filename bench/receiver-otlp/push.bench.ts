@@ -124,7 +124,9 @@ function reply<T>(child: ChildProcess, what: string, ms = 30_000): Promise<T> {
 
 async function startServer(mode: ServerMode): Promise<Server> {
   const script = join(here, 'push-server.ts');
-  const child = fork(script, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // PUSH_SERVER_FLAGS passes V8/Node flags to the servers only (e.g. --max-semi-space-size=32).
+  const serverFlags = (process.env.PUSH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = fork(script, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...serverFlags] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const { ready } = await reply<Ready>(child, 'ready message');
   return {
