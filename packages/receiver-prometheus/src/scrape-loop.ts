@@ -7,7 +7,7 @@
 import { internalContext, type Consumer, type Logger } from '@skein/core';
 import { FetchError, type ScrapeClient } from './client.ts';
 import { formatOf } from './parse.ts';
-import { ScrapeError, TargetScraper, type TargetScraperOptions } from './scrape-target.ts';
+import { ScrapeError, TargetScraper, type ScrapeResult, type TargetScraperOptions } from './scrape-target.ts';
 import type { Target } from './targets.ts';
 import type { ScrapeMetrics } from './telemetry.ts';
 
@@ -20,6 +20,12 @@ export interface LoopContext {
   metrics: ScrapeMetrics;
   scraper: Omit<TargetScraperOptions, 'targetLabels'>;
 }
+
+/**
+ * Points per batch a scrape is pushed in: the remote-write exporter's default request size, so
+ * the pipeline holds one request's worth of a scrape at a time whatever the target's size.
+ */
+export const BATCH_POINTS = 2000;
 
 /** FNV-1a of a string, unsigned 32-bit. */
 export function fnv1a(s: string): number {
@@ -90,26 +96,17 @@ export class ScrapeLoop {
     const durationSeconds = (performance.now() - t0) / 1000;
     metrics.duration.observe(durationSeconds);
 
-    let batch;
-    let scraped = 0;
-    let postRelabel = 0;
-    let seriesAdded = 0;
+    let result: ScrapeResult | undefined;
     if (fetched !== undefined) {
       try {
-        const r = this.#scraper.scrape(fetched.body, formatOf(fetched.contentType), timestampMs);
-        batch = r.batch;
-        ({ scraped, postRelabel, seriesAdded } = r);
-        if (r.duplicates > 0) {
-          metrics.dropped.inc(r.duplicates, { reason: 'duplicate_series' });
-          logger.debug('samples of a series already seen in the same scrape were dropped', { target: this.target.url, samples: r.duplicates });
+        result = this.#scraper.scrape(fetched.body, formatOf(fetched.contentType), timestampMs);
+        if (result.duplicates > 0) {
+          metrics.dropped.inc(result.duplicates, { reason: 'duplicate_series' });
+          logger.debug('samples of a series already seen in the same scrape were dropped', { target: this.target.url, samples: result.duplicates });
         }
       } catch (err) {
         failure = err as Error;
       }
-    }
-    if (failure !== undefined) {
-      batch = this.#scraper.fail(timestampMs);
-      seriesAdded = 0;
     }
     const up = failure === undefined;
     metrics.scrapes.inc(1, { result: up ? 'ok' : reasonOf(failure!) });
@@ -121,8 +118,21 @@ export class ScrapeLoop {
       }
       this.#up = up;
     }
-    this.#scraper.report(batch!, timestampMs, { up, durationSeconds, scraped, postRelabel, seriesAdded });
-    await this.#push(batch!);
+    const report = {
+      up,
+      durationSeconds,
+      scraped: result?.scraped ?? 0,
+      postRelabel: result?.postRelabel ?? 0,
+      seriesAdded: result?.seriesAdded ?? 0,
+    };
+    if (result === undefined) {
+      const batch = this.#scraper.fail(timestampMs);
+      this.#scraper.report(batch, timestampMs, report);
+      await this.#push(batch);
+      return;
+    }
+    // A batch at a time, the report series in the last, so a scrape is never all in memory at once.
+    for (const batch of result.batches(BATCH_POINTS, (last) => this.#scraper.report(last, timestampMs, report))) await this.#push(batch);
   }
 
   async #push(batch: Parameters<Consumer['consume']>[0]): Promise<void> {

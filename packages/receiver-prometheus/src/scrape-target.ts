@@ -137,7 +137,6 @@ interface CacheEntry {
 }
 
 export interface ScrapeResult {
-  batch: MetricsBatch;
   /** Samples in the exposition. */
   scraped: number;
   /** Samples kept after metric relabeling. */
@@ -146,6 +145,12 @@ export interface ScrapeResult {
   seriesAdded: number;
   /** Samples dropped because their series appeared earlier in the same scrape. */
   duplicates: number;
+  /**
+   * The scrape as batches of about `maxPoints` points each, the stale markers in the last; call
+   * once and take them all (the scrape's series bookkeeping finishes with the last one).
+   * `last`, if given, may add to the last batch before it is handed out (the report series).
+   */
+  batches(maxPoints: number, last?: (batch: MetricsBatch) => void): Generator<MetricsBatch, void, undefined>;
 }
 
 export interface TargetScraperOptions {
@@ -230,6 +235,11 @@ function keyed(attrs: Record<string, string>, content: string): Record<string, s
   return attrs;
 }
 
+/** A `_created` value (seconds since the epoch) as a point's start time. */
+function setStart(p: DataPoint, createdSeconds: number | undefined): void {
+  if (createdSeconds !== undefined && Number.isFinite(createdSeconds) && createdSeconds > 0) p.startTimeUnixNano = millisToNanos(createdSeconds * 1000);
+}
+
 /** The length of the metric name at the start of a series text. */
 function nameLength(series: string): number {
   let i = 0;
@@ -256,6 +266,8 @@ function sortedPairs(labels: LabelSet): [string, string][] {
 /** Where one scrape's points go: resources by `job`/`instance`, metrics by name and kind. */
 class BatchBuilder {
   readonly batch: MetricsBatch;
+  /** Points added so far. */
+  points = 0;
   readonly #scopes = new Map<string, ScopeMetrics>();
   readonly #metrics = new Map<string, Metric>();
   #lastKey = '';
@@ -520,21 +532,69 @@ export class TargetScraper {
     this.#nextSeries = lastSeries;
     this.#nextEntries = lastEntries;
 
-    const out = new BatchBuilder();
-    const tsNanos = millisToNanos(timestampMs);
-    for (const f of this.#families) this.#emitFamily(out, f, tsNanos, timestampMs);
-    for (const i of this.#unfamilied) this.#emitAsIs(out, i, undefined, Role.Unknown, tsNanos, timestampMs);
+    let taken = false;
+    return {
+      scraped,
+      postRelabel: entries.length,
+      seriesAdded,
+      duplicates,
+      batches: (maxPoints, last) => {
+        if (taken) throw new Error('the batches of a scrape can be taken once');
+        taken = true;
+        return this.#emit(gen, timestampMs, maxPoints, last);
+      },
+    };
+  }
 
-    // Series of the previous scrape that are gone get a stale marker at this scrape's time.
+  /** The batch being filled while a scrape's batches are made, and the size at which it is handed out. */
+  #out = new BatchBuilder();
+  #maxPoints = Infinity;
+
+  /**
+   * Maps the parsed scrape onto the model, a batch at a time: only one batch of the scrape is
+   * alive at once, so a big target does not fill the heap with its whole scrape.
+   */
+  *#emit(gen: number, scrapeMs: number, maxPoints: number, last: ((batch: MetricsBatch) => void) | undefined): Generator<MetricsBatch, void, undefined> {
+    this.#out = new BatchBuilder();
+    this.#maxPoints = maxPoints;
+    const nanos = millisToNanos(scrapeMs);
+    const handOut = function* (this: TargetScraper, parts: Iterable<void>): Generator<MetricsBatch, void, undefined> {
+      for (const _ of parts) {
+        const batch = this.#out.batch;
+        this.#out = new BatchBuilder();
+        yield batch;
+      }
+    }.bind(this);
+    for (const f of this.#families) {
+      yield* handOut(f.type === 'histogram' || f.type === 'summary' ? this.#emitGrouped(f, nanos, scrapeMs) : this.#emitFamily(f, nanos, scrapeMs));
+    }
+    yield* handOut(this.#emitLoose(this.#unfamilied, nanos, scrapeMs));
+    yield* handOut(this.#emitStale(gen, nanos));
+    for (const [series, entry] of this.#cache) if (entry.seen !== gen) this.#cache.delete(series);
+    if (this.#interned.size > 4 * (this.#cache.size + 64)) this.#interned.clear();
+    const batch = this.#out.batch;
+    this.#out = new BatchBuilder();
+    last?.(batch);
+    yield batch;
+  }
+
+  /** Yields (nothing) whenever the batch being filled is full. */
+  *#emitLoose(idx: readonly number[], nanos: bigint, scrapeMs: number): Generator<void, void, undefined> {
+    for (const i of idx) {
+      this.#emitAsIs(this.#out, i, undefined, Role.Unknown, nanos, scrapeMs);
+      if (this.#out.points >= this.#maxPoints) yield;
+    }
+  }
+
+  /** Series of the previous scrape that are gone get a stale marker at this scrape's time. */
+  *#emitStale(gen: number, nanos: bigint): Generator<void, void, undefined> {
     for (const [key, state] of this.#series) {
       if (state.seen === gen) continue;
       this.#series.delete(key);
-      if (!state.explicitTs) this.#stale(out, state, tsNanos);
+      if (state.explicitTs) continue;
+      this.#stale(this.#out, state, nanos);
+      if (this.#out.points >= this.#maxPoints) yield;
     }
-    for (const [series, entry] of this.#cache) if (entry.seen !== gen) this.#cache.delete(series);
-    if (this.#interned.size > 4 * (this.#cache.size + 64)) this.#interned.clear();
-
-    return { batch: out.batch, scraped, postRelabel: entries.length, seriesAdded, duplicates };
   }
 
   /**
@@ -559,6 +619,7 @@ export class TargetScraper {
     const out = new BatchBuilder(batch);
     this.#reportStates.forEach((s, i) => {
       out.gauge(s, undefined, undefined).points.push(this.#point(s.attrs, ts, values[i]!, 0));
+      out.points++;
     });
     this.#reportSeen = true;
   }
@@ -676,6 +737,7 @@ export class TargetScraper {
       state.staleAsSum = true;
       state.staleType = 'counter';
       out.sum(state, fam).points.push(p);
+      out.points++;
       return p;
     }
     state.staleAsSum = false;
@@ -685,40 +747,32 @@ export class TargetScraper {
     else declared = fam.type;
     state.staleType = declared ?? 'gauge';
     out.gauge(state, fam, declared).points.push(p);
+    out.points++;
     return p;
   }
 
-  #emitFamily(out: BatchBuilder, fam: Family, scrapeNanos: bigint, scrapeMs: number): void {
-    if (fam.type === 'histogram' || fam.type === 'summary') {
-      this.#emitGrouped(out, fam, scrapeNanos, scrapeMs);
-      return;
-    }
-    const points: NumberDataPoint[] = [];
-    let created = false;
+  /** A counter, gauge, untyped, info, stateset or gaugehistogram family, sample by sample. */
+  *#emitFamily(fam: Family, nanos: bigint, scrapeMs: number): Generator<void, void, undefined> {
+    const created = this.#createdTimes(fam);
     for (const i of fam.samples) {
       const role = this.#entries[i]!.role;
-      points.push(this.#emitAsIs(out, i, fam, role, scrapeNanos, scrapeMs));
-      if (role === Role.Created) created = true;
+      const p = this.#emitAsIs(this.#out, i, fam, role, nanos, scrapeMs);
+      if (created !== undefined && role === Role.Counter) setStart(p, created.get(labelsKeyOf(this.#entries[i]!.state!)));
+      if (this.#out.points >= this.#maxPoints) yield;
     }
-    if (!created) return;
-    const counters = new Map<string, DataPoint>();
-    fam.samples.forEach((i, k) => {
-      if (this.#entries[i]!.role === Role.Counter) counters.set(labelsKeyOf(this.#entries[i]!.state!), points[k]!);
-    });
-    this.#applyCreated(fam.samples, counters);
   }
 
   /**
-   * `_created` samples (seconds) become the start time of the point with the same labels. The
-   * samples themselves are sent too, as the series Prometheus stores for them.
+   * A family's `_created` values (seconds) by the labels of the point they belong to, or
+   * undefined when it has none. They become start times; the `_created` series are sent too, as
+   * the series Prometheus stores for them.
    */
-  #applyCreated(idx: readonly number[], points: ReadonlyMap<string, DataPoint>): void {
-    for (const i of idx) {
-      if (this.#entries[i]!.role !== Role.Created) continue;
-      const p = points.get(labelsKeyOf(this.#entries[i]!.state!));
-      const created = this.#values[i]!;
-      if (p !== undefined && Number.isFinite(created) && created > 0) p.startTimeUnixNano = millisToNanos(created * 1000);
+  #createdTimes(fam: Family): Map<string, number> | undefined {
+    let created: Map<string, number> | undefined;
+    for (const i of fam.samples) {
+      if (this.#entries[i]!.role === Role.Created) (created ??= new Map()).set(labelsKeyOf(this.#entries[i]!.state!), this.#values[i]!);
     }
+    return created;
   }
 
   #pointKey(state: SeriesState, reserved: string): string {
@@ -737,17 +791,17 @@ export class TargetScraper {
    * `le`/`quantile`); each group that maps exactly becomes one OTLP point, the others travel
    * series by series.
    */
-  #emitGrouped(out: BatchBuilder, fam: Family, scrapeNanos: bigint, scrapeMs: number): void {
+  *#emitGrouped(fam: Family, nanos: bigint, scrapeMs: number): Generator<void, void, undefined> {
     const histogram = fam.type === 'histogram';
     const reserved = histogram ? 'le' : 'quantile';
     const groups = new Map<string, number[]>();
     const loose: number[] = [];
-    const created: number[] = [];
+    const createdIdx: number[] = [];
     for (const i of fam.samples) {
       const entry = this.#entries[i]!;
       const role = entry.role;
       if (role === Role.Created) {
-        created.push(i);
+        createdIdx.push(i);
         continue;
       }
       if (role !== Role.Bucket && role !== Role.Quantile && role !== Role.Sum && role !== Role.Count) {
@@ -762,15 +816,18 @@ export class TargetScraper {
       if (g === undefined) groups.set(key, (g = []));
       g.push(i);
     }
-    const points = new Map<string, DataPoint>();
+    const created = this.#createdTimes(fam);
     for (const [key, members] of groups) {
+      const out = this.#out;
       const p = histogram ? this.#histogramPoint(out, fam, members) : this.#summaryPoint(out, fam, members);
-      if (p !== undefined) points.set(key, p);
-      else for (const i of members) this.#emitAsIs(out, i, fam, Role.Other, scrapeNanos, scrapeMs);
+      if (p !== undefined) setStart(p, created?.get(key));
+      else for (const i of members) this.#emitAsIs(out, i, fam, Role.Other, nanos, scrapeMs);
+      if (this.#out.points >= this.#maxPoints) yield;
     }
-    for (const i of loose) this.#emitAsIs(out, i, fam, this.#entries[i]!.role, scrapeNanos, scrapeMs);
-    for (const i of created) this.#emitAsIs(out, i, fam, Role.Created, scrapeNanos, scrapeMs);
-    if (created.length > 0 && points.size > 0) this.#applyCreated(created, points);
+    for (const i of [...loose, ...createdIdx]) {
+      this.#emitAsIs(this.#out, i, fam, this.#entries[i]!.role, nanos, scrapeMs);
+      if (this.#out.points >= this.#maxPoints) yield;
+    }
   }
 
   /** Common checks of a group: one timestamp, at most one `_sum` and one `_count`. */
@@ -846,6 +903,7 @@ export class TargetScraper {
       points: [],
     }));
     m.points.push(p);
+    out.points++;
     for (const i of members) this.#markComponent(i, fam);
     return p;
   }
@@ -882,6 +940,7 @@ export class TargetScraper {
     };
     const m = out.metric<SummaryMetric>(state, fam.name, 'q', () => ({ type: 'summary', name: fam.name, description: fam.help, unit: fam.unit, points: [] }));
     m.points.push(p);
+    out.points++;
     for (const i of members) this.#markComponent(i, fam);
     return p;
   }
@@ -897,9 +956,11 @@ export class TargetScraper {
     const p = this.#point(state.attrs, ts, NaN, DataPointFlags.NoRecordedValue);
     if (state.staleAsSum) {
       out.sum(state, undefined).points.push(p);
+      out.points++;
       return;
     }
     const declared = state.staleType === 'gauge' ? undefined : state.staleType;
     out.gauge(state, undefined, declared).points.push(p);
+    out.points++;
   }
 }

@@ -6,8 +6,8 @@
  *
  * What Skein scraped is known exactly: it scrapes node_exporter through a recording proxy in
  * this test, so each exposition body it read is kept and parsed here by a separate, minimal
- * reference parser. The k-th body belongs to the k-th batch the pipeline's sink received, which
- * gives the scrape's timestamp.
+ * reference parser. The k-th body belongs to the k-th scrape the pipeline's sink received (the
+ * batches up to the one holding `up`), which gives the scrape's timestamp.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -164,11 +164,23 @@ service:
 `,
       [prometheus, remoteWrite, sink.factory],
     );
-    await until(() => sink.received.length >= 4, 'four scrapes', 30_000);
+    // A scrape reaches the pipeline in one or more batches; the last holds `up`.
+    const hasUp = (batch: (typeof sink.received)[number]['batch']) =>
+      batch.resourceMetrics.some((rm) => rm.scopeMetrics.some((sm) => sm.metrics.some((m) => m.name === 'up')));
+    await until(() => sink.received.filter((r) => hasUp(r.batch)).length >= 4, 'four scrapes', 30_000);
     // Shutdown drains the exporter's queue into Prometheus.
     await service.shutdown();
 
-    const scrapes = sink.received.length;
+    const scrapeBatches: (typeof sink.received)[number]['batch'][] = [];
+    let pending: (typeof sink.received)[number]['batch']['resourceMetrics'] = [];
+    for (const r of sink.received) {
+      pending.push(...r.batch.resourceMetrics);
+      if (hasUp(r.batch)) {
+        scrapeBatches.push({ resourceMetrics: pending });
+        pending = [];
+      }
+    }
+    const scrapes = scrapeBatches.length;
     assert.ok(bodies.length >= scrapes);
     const expected = new Map<string, Map<number, number>>();
     const put = (key: string, t: number, v: number) => {
@@ -181,7 +193,7 @@ service:
     let previous = new Set<string>();
     let checkedTypes = 0;
     for (let k = 0; k < scrapes; k++) {
-      const sent = remoteWritten(sink.received[k]!.batch);
+      const sent = remoteWritten(scrapeBatches[k]!);
       const [upValue, at] = sent.samples.get(`up{${base}}`)!.split('@');
       assert.equal(upValue, '1', `scrape ${k} failed`);
       const t = Number(at);

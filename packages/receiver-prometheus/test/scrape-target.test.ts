@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DataPointFlags, type HistogramMetric, type Metric, type MetricsBatch, type SumMetric, type SummaryMetric } from '@skein/core';
 import { compileRule, ScrapeError, TargetScraper, type RelabelRule } from '../src/index.ts';
-import type { ScrapeLimits } from '../src/scrape-target.ts';
+import type { ScrapeLimits, ScrapeResult } from '../src/scrape-target.ts';
 import { remoteWritten } from './helpers.ts';
 
 const T = 1_700_000_000_000;
@@ -20,6 +20,15 @@ function scraper(opts: { honorLabels?: boolean; honorTimestamps?: boolean; relab
     metricRelabel: (opts.relabel ?? []).map(compileRule),
     limits: { ...NO_LIMITS, ...opts.limits },
   });
+}
+
+const merged = new WeakMap<ScrapeResult, MetricsBatch>();
+
+/** A scrape's batches in one (the translation merges series across resources anyway). */
+function batchOf(r: ScrapeResult): MetricsBatch {
+  let batch = merged.get(r);
+  if (batch === undefined) merged.set(r, (batch = { resourceMetrics: [...r.batches(Infinity)].flatMap((b) => b.resourceMetrics) }));
+  return batch;
 }
 
 /** Attributes as for-in, Object.keys and JSON see them (without the translation's key). */
@@ -60,7 +69,7 @@ foo__bar 7
   assert.equal(r.scraped, 16);
   assert.equal(r.postRelabel, 16);
   assert.equal(r.seriesAdded, 16);
-  const { samples, types } = remoteWritten(r.batch);
+  const { samples, types } = remoteWritten(batchOf(r));
   assert.deepEqual(
     Object.fromEntries(samples),
     Object.fromEntries(
@@ -90,10 +99,10 @@ foo__bar 7
   assert.equal(types.get(`node_textfile_thing{${I},x="y"}`), 'unknown');
 
   // The OTLP view: job/instance on the resource, proper kinds.
-  assert.equal(r.batch.resourceMetrics.length, 1);
-  assert.deepEqual(r.batch.resourceMetrics[0]!.resource.attributes, { 'service.name': 'node', 'service.instance.id': '10.0.0.1:9100' });
-  assert.deepEqual(r.batch.resourceMetrics[0]!.scopeMetrics[0]!.scope, { name: '@skein/receiver-prometheus', version: '0.1.0' });
-  const byName = new Map(metrics(r.batch).map((m) => [m.name, m]));
+  assert.equal(batchOf(r).resourceMetrics.length, 1);
+  assert.deepEqual(batchOf(r).resourceMetrics[0]!.resource.attributes, { 'service.name': 'node', 'service.instance.id': '10.0.0.1:9100' });
+  assert.deepEqual(batchOf(r).resourceMetrics[0]!.scopeMetrics[0]!.scope, { name: '@skein/receiver-prometheus', version: '0.1.0' });
+  const byName = new Map(metrics(batchOf(r)).map((m) => [m.name, m]));
   const cpu = byName.get('node_cpu_seconds_total') as SumMetric;
   assert.equal(cpu.type, 'sum');
   assert.equal(cpu.isMonotonic, true);
@@ -147,7 +156,7 @@ lat_created 1699999999
 # EOF
 `;
   const r = scraper().scrape(text, 'openmetrics', T);
-  const { samples, types } = remoteWritten(r.batch);
+  const { samples, types } = remoteWritten(batchOf(r));
   const want: [string, string, string][] = [
     [`rpc_seconds_bucket{${I},le="0.5"}`, '1', 'histogram'],
     [`rpc_seconds_bucket{${I},le="1.0"}`, '2', 'histogram'],
@@ -172,7 +181,7 @@ lat_created 1699999999
   assert.deepEqual(Object.fromEntries(samples), Object.fromEntries(want.map(([k, v]) => [k, `${v}@${T}`])));
   assert.deepEqual(Object.fromEntries(types), Object.fromEntries(want.map(([k, , t]) => [k, t])));
 
-  const ms = metrics(r.batch);
+  const ms = metrics(batchOf(r));
   // `le="1.0"` cannot come back from a number: the histogram's series travel one by one.
   assert.ok(!ms.some((m) => m.type === 'histogram'));
   const bucket = ms.find((m) => m.name === 'rpc_seconds_bucket')!;
@@ -223,7 +232,7 @@ g_sum 1
 g_extra 9
 `;
   const r = scraper().scrape(text, 'text', T);
-  const { samples, types } = remoteWritten(r.batch);
+  const { samples, types } = remoteWritten(batchOf(r));
   assert.equal(samples.size, 23);
   assert.equal(samples.get(`a_bucket{${I},le="1e-05"}`), `1@${T}`);
   assert.equal(samples.get(`b_count{${I}}`), `1@${T}`);
@@ -236,7 +245,7 @@ g_extra 9
   assert.equal(samples.get(`g_extra{${I}}`), `9@${T}`);
   assert.equal(types.get(`a_bucket{${I},le="1e-05"}`), 'histogram');
   assert.equal(types.get(`g_extra{${I}}`), 'unknown');
-  const ms = metrics(r.batch);
+  const ms = metrics(batchOf(r));
   // Only g maps onto an OTLP histogram.
   assert.deepEqual(
     ms.filter((m) => m.type === 'histogram').map((m) => m.name),
@@ -247,7 +256,7 @@ g_extra 9
 test('honor_labels: false renames the series\' own job and instance to exported_*', () => {
   const text = 'm{job="theirs",exported_job="taken",instance="i",other="o"} 1\n';
   const r = scraper().scrape(text, 'text', T);
-  assert.deepEqual([...remoteWritten(r.batch).samples.keys()], [
+  assert.deepEqual([...remoteWritten(batchOf(r)).samples.keys()], [
     'm{exported_exported_job="theirs",exported_instance="i",exported_job="taken",instance="10.0.0.1:9100",job="node",other="o"}',
   ]);
 });
@@ -255,10 +264,10 @@ test('honor_labels: false renames the series\' own job and instance to exported_
 test('honor_labels: true keeps the series\' labels; the target fills in the rest', () => {
   const text = 'm{job="theirs",other="o"} 1\nn 2\n';
   const r = scraper({ honorLabels: true }).scrape(text, 'text', T);
-  assert.deepEqual([...remoteWritten(r.batch).samples.keys()].sort(), ['m{instance="10.0.0.1:9100",job="theirs",other="o"}', `n{${I}}`]);
+  assert.deepEqual([...remoteWritten(batchOf(r)).samples.keys()].sort(), ['m{instance="10.0.0.1:9100",job="theirs",other="o"}', `n{${I}}`]);
   // Two jobs, two resources.
   assert.deepEqual(
-    r.batch.resourceMetrics.map((rm) => rm.resource.attributes['service.name']),
+    batchOf(r).resourceMetrics.map((rm) => rm.resource.attributes['service.name']),
     ['theirs', 'node'],
   );
 });
@@ -275,7 +284,7 @@ test('metric_relabel_configs drop and rewrite series; the counts follow', () => 
   const r = s.scrape(text, 'text', T);
   assert.equal(r.scraped, 3);
   assert.equal(r.postRelabel, 2);
-  assert.deepEqual([...remoteWritten(r.batch).samples.keys()].sort(), [`keep_me{${I}}`, `renamed_me{${I}}`]);
+  assert.deepEqual([...remoteWritten(batchOf(r)).samples.keys()].sort(), [`keep_me{${I}}`, `renamed_me{${I}}`]);
   // Cached: the second scrape drops the same way without relabeling again.
   const again = s.scrape(text, 'text', T + 1000);
   assert.equal(again.postRelabel, 2);
@@ -294,10 +303,12 @@ h_bucket{le="+Inf"} 1
 h_count 1
 explicit 5 1699999990000
 `;
-  assert.equal(s.scrape(first, 'text', T).seriesAdded, 6);
+  const r1 = s.scrape(first, 'text', T);
+  assert.equal(r1.seriesAdded, 6);
+  batchOf(r1);
   const second = s.scrape('g 3\n', 'text', T + 1000);
   assert.equal(second.seriesAdded, 0);
-  const { samples, types } = remoteWritten(second.batch);
+  const { samples, types } = remoteWritten(batchOf(second));
   const at = `@${T + 1000}`;
   assert.deepEqual(Object.fromEntries(samples), {
     [`g{${I}}`]: `3${at}`,
@@ -309,7 +320,7 @@ explicit 5 1699999990000
   });
   assert.equal(types.get(`c_total{${I}}`), 'counter');
   assert.equal(types.get(`h_count{${I}}`), 'histogram');
-  const stalePoints = metrics(second.batch).flatMap((m) => m.points as { flags: number }[]).filter((p) => p.flags & DataPointFlags.NoRecordedValue);
+  const stalePoints = metrics(batchOf(second)).flatMap((m) => m.points as { flags: number }[]).filter((p) => p.flags & DataPointFlags.NoRecordedValue);
   assert.equal(stalePoints.length, 4);
   // A series stale once and back again is new.
   assert.equal(s.scrape('g 3\nc_total 2\n', 'text', T + 2000).seriesAdded, 1);
@@ -318,8 +329,8 @@ explicit 5 1699999990000
 test('a failed scrape marks every series of the last good one stale; end() adds the report series', () => {
   const s = scraper();
   const r = s.scrape('a 1\nb{x="y"} 2\n', 'text', T);
-  s.report(r.batch, T, { up: true, durationSeconds: 0.5, scraped: 2, postRelabel: 2, seriesAdded: 2 });
-  assert.deepEqual(Object.fromEntries(remoteWritten(r.batch).samples), {
+  s.report(batchOf(r), T, { up: true, durationSeconds: 0.5, scraped: 2, postRelabel: 2, seriesAdded: 2 });
+  assert.deepEqual(Object.fromEntries(remoteWritten(batchOf(r)).samples), {
     [`a{${I}}`]: `1@${T}`,
     [`b{${I},x="y"}`]: `2@${T}`,
     [`up{${I}}`]: `1@${T}`,
@@ -350,14 +361,14 @@ test('a failed scrape marks every series of the last good one stale; end() adds 
 
 test('honor_timestamps: false stamps every sample with the scrape time', () => {
   const r = scraper({ honorTimestamps: false }).scrape('a 1 1600000000000\n', 'text', T);
-  assert.equal(remoteWritten(r.batch).samples.get(`a{${I}}`), `1@${T}`);
+  assert.equal(remoteWritten(batchOf(r)).samples.get(`a{${I}}`), `1@${T}`);
 });
 
 test('a series given twice in one scrape keeps its first sample', () => {
   const r = scraper().scrape('a{x="1"} 1\na{x="1"} 2\na{ x="1" } 3\n', 'text', T);
   assert.equal(r.duplicates, 2);
   assert.equal(r.postRelabel, 1);
-  assert.equal(remoteWritten(r.batch).samples.get(`a{${I},x="1"}`), `1@${T}`);
+  assert.equal(remoteWritten(batchOf(r)).samples.get(`a{${I},x="1"}`), `1@${T}`);
 });
 
 test('limits fail the scrape with Prometheus\'s messages', () => {
@@ -386,4 +397,23 @@ test('limits fail the scrape with Prometheus\'s messages', () => {
 test('a series relabeled to no name fails the scrape naming the line', () => {
   const s = scraper({ relabel: [{ regex: '__name__', action: 'labeldrop' }] });
   assert.throws(() => s.scrape('ok 1\n', 'text', T), { name: 'ExpositionError', message: 'line 1: no metric name (__name__) after metric relabeling: "ok 1"' });
+});
+
+test('a scrape comes out in batches of a bounded size, stale markers and the report in the last', () => {
+  const s = scraper();
+  const lines = (n: number, from = 0) => Array.from({ length: n }, (_, i) => `g{i="${i + from}"} ${i}`).join('\n') + '\n';
+  [...s.scrape(`# TYPE g gauge\n${lines(10)}`, 'text', T).batches(4)];
+  const r = s.scrape(`# TYPE g gauge\n${lines(7, 3)}`, 'text', T + 1000);
+  let reported: MetricsBatch | undefined;
+  const batches = [...r.batches(4, (last) => {
+    reported = last;
+    s.report(last, T + 1000, { up: true, durationSeconds: 0, scraped: 7, postRelabel: 7, seriesAdded: 0 });
+  })];
+  const sizes = batches.map((b) => metrics(b).reduce((n, m) => n + m.points.length, 0));
+  // 7 samples, then 3 stale markers, in batches of 4; the report's 5 series join what is left.
+  assert.deepEqual(sizes, [4, 4, 2 + 5]);
+  assert.equal(reported, batches.at(-1));
+  const stale = (b: MetricsBatch) => [...remoteWritten(b).samples.values()].filter((v) => v.startsWith('stale')).length;
+  assert.deepEqual(batches.map(stale), [0, 1, 2]);
+  assert.throws(() => r.batches(4), { message: 'the batches of a scrape can be taken once' });
 });
