@@ -32,7 +32,7 @@ import {
 import { buildMetricName, familyUnit } from './names.ts';
 import { toNativeHistogram } from './native-histogram.ts';
 import { STALE_NAN } from './stale.ts';
-import type { Label, NativeHistogram, PromType, TimeSeries, TranslateOptions, TranslateResult } from './types.ts';
+import type { Label, NativeHistogram, PromType, Sample, TimeSeries, TranslateOptions, TranslateResult } from './types.ts';
 
 /** Why data points were not translated: the keys of `TranslateResult.dropped`. */
 export const DropReason = {
@@ -192,6 +192,8 @@ interface KeyedGroup {
   group: LabelGroup;
   names: string[];
   values: string[];
+  /** The map it was made from: a frozen map that comes again is the same content, unchecked. */
+  source: Attributes;
 }
 
 /** By context (see #contextKey), then by the producer's key. Emptied with the other two. */
@@ -283,7 +285,7 @@ class Translation {
       this.#lastKeyed = byKey;
     }
     const known = byKey.get(producerKey);
-    if (known !== undefined && sameAttributes(attrs, known)) return known.group;
+    if (known !== undefined && ((attrs === known.source && Object.isFrozen(attrs)) || sameAttributes(attrs, known))) return known.group;
     const group = this.#group(pointLabels(attrs, resource), reserved);
     const names: string[] = [];
     const values: string[] = [];
@@ -295,7 +297,7 @@ class Translation {
       values.push(v);
     }
     if (known === undefined) producerKeyed++;
-    byKey.set(producerKey, { group, names, values });
+    byKey.set(producerKey, { group, names, values, source: attrs });
     return group;
   }
 
@@ -326,30 +328,33 @@ class Translation {
     return group;
   }
 
-  #state(group: LabelGroup, name: Label, extra: Label | undefined, family: Family, primary: boolean): SeriesState {
+  /** The state of a series of `group`; `fresh` when this call has not met it yet (see #start). */
+  #state(group: LabelGroup, name: Label, extra: Label | undefined): SeriesState {
     const key = extra === undefined ? name.value : `${name.value}\u0000${extra.value}`;
     let state = group.states.get(key);
     if (state === undefined) {
-      state = { labels: withLabels(group.base, name, extra), call: 0, series: undefined, primary, newestMs: -Infinity, inOrder: true };
+      state = { labels: withLabels(group.base, name, extra), call: 0, series: undefined, primary: false, newestMs: -Infinity, inOrder: true };
       group.states.set(key, state);
     }
-    if (state.call !== this.#call) {
-      state.call = this.#call;
-      state.series = {
-        labels: state.labels,
-        samples: [],
-        histograms: [],
-        type: family.type,
-        help: family.help,
-        unit: family.unit,
-        familyName: family.name,
-      };
-      state.primary = primary;
-      state.newestMs = -Infinity;
-      state.inOrder = true;
-      this.#all.push(state);
-    }
     return state;
+  }
+
+  /** This call's series for a state, with its first sample or histogram (arrays made to size). */
+  #start(state: SeriesState, family: Family, primary: boolean, samples: Sample[], histograms: NativeHistogram[]): void {
+    state.call = this.#call;
+    state.series = {
+      labels: state.labels,
+      samples,
+      histograms,
+      type: family.type,
+      help: family.help,
+      unit: family.unit,
+      familyName: family.name,
+    };
+    state.primary = primary;
+    state.newestMs = -Infinity;
+    state.inOrder = true;
+    this.#all.push(state);
   }
 
   #touch(state: SeriesState, timestampMs: number, createdMs: number | undefined): void {
@@ -370,14 +375,17 @@ class Translation {
     value: number,
     createdMs: number | undefined,
   ): void {
-    const state = this.#state(group, name, extra, family, primary);
-    state.series!.samples.push({ timestampMs, value });
+    const state = this.#state(group, name, extra);
+    const sample: Sample = { timestampMs, value };
+    if (state.call !== this.#call) this.#start(state, family, primary, [sample], []);
+    else state.series!.samples.push(sample);
     this.#touch(state, timestampMs, createdMs);
   }
 
   histogram(group: LabelGroup, name: Label, family: Family, h: NativeHistogram, createdMs: number | undefined): void {
-    const state = this.#state(group, name, undefined, family, true);
-    state.series!.histograms.push(h);
+    const state = this.#state(group, name, undefined);
+    if (state.call !== this.#call) this.#start(state, family, true, [], [h]);
+    else state.series!.histograms.push(h);
     this.#touch(state, h.timestampMs, createdMs);
   }
 

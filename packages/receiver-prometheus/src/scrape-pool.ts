@@ -48,6 +48,7 @@ export class ScrapePool {
       logger: this.#logger,
       metrics: scrapeMetrics(opts.telemetry, sc.job_name),
       scraper: {
+        shareAttributes: opts.next.mutatesData !== true,
         honorLabels: sc.honor_labels,
         honorTimestamps: sc.honor_timestamps,
         metricRelabel: sc.metric_relabel_configs.map(compileRule),

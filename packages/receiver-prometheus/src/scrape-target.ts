@@ -156,6 +156,12 @@ export interface ScrapeResult {
 export interface TargetScraperOptions {
   /** The target's labels (no `__` ones), sorted. */
   targetLabels: readonly (readonly [string, string])[];
+  /**
+   * Hand every point the series' own frozen attribute map (and one frozen empty exemplar list)
+   * instead of copies: only when nothing downstream changes batches in place (the pipeline's
+   * `mutatesData` is false), so sharing them between batches cannot be seen.
+   */
+  shareAttributes?: boolean;
   honorLabels: boolean;
   honorTimestamps: boolean;
   metricRelabel: readonly CompiledRule[];
@@ -163,6 +169,7 @@ export interface TargetScraperOptions {
 }
 
 const EXPORTED = 'exported_';
+const NO_EXEMPLARS = Object.freeze([]) as unknown as Exemplar[];
 const PROMETHEUS_TYPE = 'prometheus.type';
 
 function suffixRole(type: FamilyType, suffix: string): Role {
@@ -368,10 +375,13 @@ export class TargetScraper {
   /** The series text and cache entry of each sample line of the last scrape, in order: what the next scrape most likely has. */
   #lastSeries: string[] = [];
   #lastEntries: CacheEntry[] = [];
+  #lastCount = 0;
   #nextSeries: string[] = [];
   #nextEntries: CacheEntry[] = [];
 
-  // This scrape's samples, in order (reused between scrapes).
+  // This scrape's samples, in order: `#count` of them. The arrays are kept between scrapes and
+  // written by index, so they are not grown again every scrape.
+  #count = 0;
   #entries: CacheEntry[] = [];
   #values: number[] = [];
   #times: number[] = [];
@@ -413,7 +423,7 @@ export class TargetScraper {
     const resourceKey = this.#intern(`${job ?? ''}\u0000${instance ?? ''}`);
     const content = attrsKey(attrs);
     const key = `${name}|${resourceKey}|${content}`;
-    keyed(attrs, content);
+    Object.freeze(keyed(attrs, content));
     return { key, name: this.#intern(name), attrs, job, instance, resourceKey, seen: -1, born: -1, explicitTs: false, staleAsSum: false, staleType: 'unknown' };
   }
 
@@ -424,9 +434,7 @@ export class TargetScraper {
    */
   scrape(body: string, format: ExpositionFormat, timestampMs: number): ScrapeResult {
     const gen = ++this.#scrapes;
-    this.#entries.length = 0;
-    this.#values.length = 0;
-    this.#times.length = 0;
+    this.#count = 0;
     this.#exemplars.clear();
     this.#families = [];
     this.#unfamilied = [];
@@ -439,7 +447,7 @@ export class TargetScraper {
       let f = families.get(name);
       if (f === undefined || (fam !== f && f.samples.length > 0)) {
         // A family named again after its samples (text format allows it) starts afresh.
-        f = { name, type: 'unknown', help: '', unit: '', id: `unknown ${name}`, samples: [] };
+        f = { name, type: 'unknown', help: '', unit: '', id: this.#intern(`unknown ${name}`), samples: [] };
         families.set(name, f);
         this.#families.push(f);
       }
@@ -451,10 +459,9 @@ export class TargetScraper {
     const honorTs = this.#o.honorTimestamps;
     const lastSeries = this.#lastSeries;
     const lastEntries = this.#lastEntries;
+    const lastCount = this.#lastCount;
     const nextSeries = this.#nextSeries;
     const nextEntries = this.#nextEntries;
-    nextSeries.length = 0;
-    nextEntries.length = 0;
     let line = 0;
 
     const handler: ExpositionHandler = {
@@ -465,23 +472,24 @@ export class TargetScraper {
       type: (name, type) => {
         fam = familyFor(name);
         fam.type = type;
-        fam.id = `${type} ${name}`;
+        // Interned: each sample compares it with its cache entry's, by identity when unchanged.
+        fam.id = this.#intern(`${type} ${name}`);
       },
       unit: (name, unit) => {
         fam = familyFor(name);
         fam.unit = unit;
       },
-      expect: () => lastSeries[line],
+      expect: () => (line < lastCount ? lastSeries[line] : undefined),
       sample: (series, nameEnd, value, ts, exemplar) => {
         scraped++;
         // The same line as last time: the parser handed back that very string.
-        let entry = series === lastSeries[line] ? lastEntries[line] : this.#cache.get(series);
+        let entry = line < lastCount && series === lastSeries[line] ? lastEntries[line] : this.#cache.get(series);
         if (entry === undefined) {
           entry = this.#newEntry(series, nameEnd >= 0 ? nameEnd : nameLength(series));
           this.#cache.set(series, entry);
         }
-        nextSeries.push(series);
-        nextEntries.push(entry);
+        nextSeries[line] = series;
+        nextEntries[line] = entry;
         line++;
         entry.seen = gen;
         const state = entry.state;
@@ -504,11 +512,11 @@ export class TargetScraper {
           entry.role = roleOf(entry.scrapedName, f);
           entry.famId = famId;
         }
-        const i = entries.length;
-        entries.push(entry);
-        values.push(value);
+        const i = this.#count++;
+        entries[i] = entry;
+        values[i] = value;
         const explicit = honorTs && ts === ts;
-        times.push(explicit ? ts : timestampMs);
+        times[i] = explicit ? ts : timestampMs;
         state.explicitTs = explicit;
         if (exemplar !== undefined) this.#exemplars.set(i, exemplar);
         if (entry.role !== Role.Unknown) f!.samples.push(i);
@@ -519,23 +527,26 @@ export class TargetScraper {
     try {
       parseExposition(body, format, handler);
       const limit = this.#o.limits.sampleLimit;
-      if (limit > 0 && entries.length > limit) {
-        throw new ScrapeError('sample_limit', `sample_limit exceeded: ${entries.length} samples after metric relabeling, limit ${limit}`);
+      if (limit > 0 && this.#count > limit) {
+        throw new ScrapeError('sample_limit', `sample_limit exceeded: ${this.#count} samples after metric relabeling, limit ${limit}`);
       }
     } catch (err) {
       // Series this failed scrape found were never sent: `fail()` must not mark them stale.
-      for (const [key, state] of this.#series) if (state.born === gen) this.#series.delete(key);
+      this.#series.forEach((state, key) => {
+        if (state.born === gen) this.#series.delete(key);
+      });
       throw err;
     }
     this.#lastSeries = nextSeries;
     this.#lastEntries = nextEntries;
+    this.#lastCount = line;
     this.#nextSeries = lastSeries;
     this.#nextEntries = lastEntries;
 
     let taken = false;
     return {
       scraped,
-      postRelabel: entries.length,
+      postRelabel: this.#count,
       seriesAdded,
       duplicates,
       batches: (maxPoints, last) => {
@@ -555,44 +566,55 @@ export class TargetScraper {
    * alive at once, so a big target does not fill the heap with its whole scrape.
    */
   *#emit(gen: number, scrapeMs: number, maxPoints: number, last: ((batch: MetricsBatch) => void) | undefined): Generator<MetricsBatch, void, undefined> {
+    // No for-of in these generators: their iterators are not optimized away there, and a
+    // scrape has tens of thousands of samples.
     this.#out = new BatchBuilder();
     this.#maxPoints = maxPoints;
     const nanos = millisToNanos(scrapeMs);
-    const handOut = function* (this: TargetScraper, parts: Iterable<void>): Generator<MetricsBatch, void, undefined> {
-      for (const _ of parts) {
-        const batch = this.#out.batch;
-        this.#out = new BatchBuilder();
-        yield batch;
-      }
-    }.bind(this);
-    for (const f of this.#families) {
-      yield* handOut(f.type === 'histogram' || f.type === 'summary' ? this.#emitGrouped(f, nanos, scrapeMs) : this.#emitFamily(f, nanos, scrapeMs));
+    const families = this.#families;
+    for (let f = 0; f < families.length; f++) {
+      const fam = families[f]!;
+      const parts = fam.type === 'histogram' || fam.type === 'summary' ? this.#emitGrouped(fam, nanos, scrapeMs) : this.#emitFamily(fam, nanos, scrapeMs);
+      while (!parts.next().done) yield this.#handOut();
     }
-    yield* handOut(this.#emitLoose(this.#unfamilied, nanos, scrapeMs));
-    yield* handOut(this.#emitStale(gen, nanos));
-    for (const [series, entry] of this.#cache) if (entry.seen !== gen) this.#cache.delete(series);
+    const loose = this.#emitLoose(this.#unfamilied, nanos, scrapeMs);
+    while (!loose.next().done) yield this.#handOut();
+    const stale = this.#emitStale(gen, nanos);
+    while (!stale.next().done) yield this.#handOut();
+    this.#cache.forEach((entry, series) => {
+      if (entry.seen !== gen) this.#cache.delete(series);
+    });
     if (this.#interned.size > 4 * (this.#cache.size + 64)) this.#interned.clear();
-    const batch = this.#out.batch;
-    this.#out = new BatchBuilder();
+    const batch = this.#handOut();
     last?.(batch);
     yield batch;
   }
 
+  /** The batch filled so far; the next points go into a new one. */
+  #handOut(): MetricsBatch {
+    const batch = this.#out.batch;
+    this.#out = new BatchBuilder();
+    return batch;
+  }
+
   /** Yields (nothing) whenever the batch being filled is full. */
   *#emitLoose(idx: readonly number[], nanos: bigint, scrapeMs: number): Generator<void, void, undefined> {
-    for (const i of idx) {
-      this.#emitAsIs(this.#out, i, undefined, Role.Unknown, nanos, scrapeMs);
+    for (let k = 0; k < idx.length; k++) {
+      this.#emitAsIs(this.#out, idx[k]!, undefined, Role.Unknown, nanos, scrapeMs);
       if (this.#out.points >= this.#maxPoints) yield;
     }
   }
 
   /** Series of the previous scrape that are gone get a stale marker at this scrape's time. */
   *#emitStale(gen: number, nanos: bigint): Generator<void, void, undefined> {
-    for (const [key, state] of this.#series) {
-      if (state.seen === gen) continue;
+    const gone: SeriesState[] = [];
+    this.#series.forEach((state, key) => {
+      if (state.seen === gen) return;
       this.#series.delete(key);
-      if (state.explicitTs) continue;
-      this.#stale(this.#out, state, nanos);
+      if (!state.explicitTs) gone.push(state);
+    });
+    for (let k = 0; k < gone.length; k++) {
+      this.#stale(this.#out, gone[k]!, nanos);
       if (this.#out.points >= this.#maxPoints) yield;
     }
   }
@@ -607,8 +629,7 @@ export class TargetScraper {
     for (const state of this.#series.values()) if (!state.explicitTs) this.#stale(out, state, ts);
     this.#series.clear();
     this.#cache.clear();
-    this.#lastSeries.length = 0;
-    this.#lastEntries.length = 0;
+    this.#lastCount = 0;
     return out.batch;
   }
 
@@ -712,7 +733,13 @@ export class TargetScraper {
   }
 
   #point(attrs: Readonly<Record<string, string>>, ts: bigint, value: number, flags: number): NumberDataPoint {
+    if (this.#o.shareAttributes === true) return { attributes: attrs, startTimeUnixNano: 0n, timeUnixNano: ts, flags, exemplars: NO_EXEMPLARS, value };
     return { attributes: { ...attrs }, startTimeUnixNano: 0n, timeUnixNano: ts, flags, exemplars: [], value };
+  }
+
+  /** A point's attributes: the series' frozen map itself, or a copy (see shareAttributes). */
+  #attributes(attrs: Readonly<Record<string, string>>): Attributes {
+    return this.#o.shareAttributes === true ? attrs : { ...attrs };
   }
 
   #timeOf(i: number, scrapeNanos: bigint, scrapeMs: number): bigint {
@@ -754,7 +781,9 @@ export class TargetScraper {
   /** A counter, gauge, untyped, info, stateset or gaugehistogram family, sample by sample. */
   *#emitFamily(fam: Family, nanos: bigint, scrapeMs: number): Generator<void, void, undefined> {
     const created = this.#createdTimes(fam);
-    for (const i of fam.samples) {
+    const idx = fam.samples;
+    for (let k = 0; k < idx.length; k++) {
+      const i = idx[k]!;
       const role = this.#entries[i]!.role;
       const p = this.#emitAsIs(this.#out, i, fam, role, nanos, scrapeMs);
       if (created !== undefined && role === Role.Counter) setStart(p, created.get(labelsKeyOf(this.#entries[i]!.state!)));
@@ -769,7 +798,9 @@ export class TargetScraper {
    */
   #createdTimes(fam: Family): Map<string, number> | undefined {
     let created: Map<string, number> | undefined;
-    for (const i of fam.samples) {
+    const idx = fam.samples;
+    for (let k = 0; k < idx.length; k++) {
+      const i = idx[k]!;
       if (this.#entries[i]!.role === Role.Created) (created ??= new Map()).set(labelsKeyOf(this.#entries[i]!.state!), this.#values[i]!);
     }
     return created;
@@ -780,7 +811,7 @@ export class TargetScraper {
       const attrs: Record<string, string> = {};
       for (const n in state.attrs) if (n !== reserved) attrs[n] = state.attrs[n]!;
       const content = attrsKey(attrs);
-      state.pointAttrs = keyed(attrs, content);
+      state.pointAttrs = Object.freeze(keyed(attrs, content));
       state.pointKey = `${state.resourceKey}|${content}`;
     }
     return state.pointKey;
@@ -795,17 +826,16 @@ export class TargetScraper {
     const histogram = fam.type === 'histogram';
     const reserved = histogram ? 'le' : 'quantile';
     const groups = new Map<string, number[]>();
-    const loose: number[] = [];
-    const createdIdx: number[] = [];
-    for (const i of fam.samples) {
+    const keys: string[] = [];
+    const rest: number[] = [];
+    const idx = fam.samples;
+    for (let k = 0; k < idx.length; k++) {
+      const i = idx[k]!;
       const entry = this.#entries[i]!;
       const role = entry.role;
-      if (role === Role.Created) {
-        createdIdx.push(i);
-        continue;
-      }
       if (role !== Role.Bucket && role !== Role.Quantile && role !== Role.Sum && role !== Role.Count) {
-        loose.push(i);
+        // Loose series and `_created`, sent as they are after the points.
+        rest.push(i);
         continue;
       }
       const state = entry.state!;
@@ -813,19 +843,24 @@ export class TargetScraper {
       // to drop: if one has, its key differs and its group is found incomplete.
       const key = role === Role.Bucket || role === Role.Quantile ? this.#pointKey(state, reserved) : labelsKeyOf(state);
       let g = groups.get(key);
-      if (g === undefined) groups.set(key, (g = []));
+      if (g === undefined) {
+        groups.set(key, (g = []));
+        keys.push(key);
+      }
       g.push(i);
     }
     const created = this.#createdTimes(fam);
-    for (const [key, members] of groups) {
+    for (let k = 0; k < keys.length; k++) {
+      const key = keys[k]!;
+      const members = groups.get(key)!;
       const out = this.#out;
       const p = histogram ? this.#histogramPoint(out, fam, members) : this.#summaryPoint(out, fam, members);
       if (p !== undefined) setStart(p, created?.get(key));
-      else for (const i of members) this.#emitAsIs(out, i, fam, Role.Other, nanos, scrapeMs);
+      else for (let m = 0; m < members.length; m++) this.#emitAsIs(out, members[m]!, fam, Role.Other, nanos, scrapeMs);
       if (this.#out.points >= this.#maxPoints) yield;
     }
-    for (const i of [...loose, ...createdIdx]) {
-      this.#emitAsIs(this.#out, i, fam, this.#entries[i]!.role, nanos, scrapeMs);
+    for (let k = 0; k < rest.length; k++) {
+      this.#emitAsIs(this.#out, rest[k]!, fam, this.#entries[rest[k]!]!.role, nanos, scrapeMs);
       if (this.#out.points >= this.#maxPoints) yield;
     }
   }
@@ -884,11 +919,11 @@ export class TargetScraper {
     if (count !== v[parts.main[last]!]) return undefined;
     const state = this.#entries[parts.main[0]!]!.state!;
     const p: HistogramDataPoint = {
-      attributes: { ...state.pointAttrs! },
+      attributes: this.#attributes(state.pointAttrs!),
       startTimeUnixNano: 0n,
       timeUnixNano: millisToNanos(parts.ts),
       flags: 0,
-      exemplars: this.#exemplars.size > 0 ? parts.main.flatMap((i) => this.#exemplarsOf(i)) : [],
+      exemplars: this.#exemplars.size > 0 ? parts.main.flatMap((i) => this.#exemplarsOf(i)) : this.#o.shareAttributes === true ? NO_EXEMPLARS : [],
       count,
       sum: parts.sum === undefined ? undefined : v[parts.sum]!,
       bucketCounts: counts,
@@ -927,13 +962,13 @@ export class TargetScraper {
     }
     const anchor = parts.main.length > 0 ? parts.main[0]! : parts.count;
     const state = this.#entries[anchor]!.state!;
-    const attributes = parts.main.length > 0 ? { ...state.pointAttrs! } : { ...state.attrs };
+    const attributes = this.#attributes(parts.main.length > 0 ? state.pointAttrs! : state.attrs);
     const p: SummaryDataPoint = {
       attributes,
       startTimeUnixNano: 0n,
       timeUnixNano: millisToNanos(parts.ts),
       flags: 0,
-      exemplars: [],
+      exemplars: this.#o.shareAttributes === true ? NO_EXEMPLARS : [],
       count,
       sum: v[parts.sum]!,
       quantileValues,
