@@ -8,9 +8,11 @@
  *   npm run bench -- bridge                       # 20,000 series, 30 s windows
  *   npx node bench/bridge/bridge.bench.ts --series 50000 --seconds 60
  *
- * Skein runs as `skein run` with a generated config, in two variants: the persistent queue of
- * configs/bridge.yaml (on disk, like the agent's WAL) and the memory queue. The generator runs
- * in its own process, so its CPU counts for neither.
+ * Skein runs as `skein run` with a generated config: with the persistent queue of
+ * configs/bridge.yaml (on disk, like the agent's WAL) and with the memory queue, on Node's
+ * defaults; and with the persistent queue and the V8 flags docs/bridge.md recommends for the
+ * bridge (a smaller young generation, no allocation-site pretenuring). The generator runs in
+ * its own process, so its CPU counts for neither.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,8 @@ const WARMUP_S = Number(args.warmup);
 /** Samples scraped before the window ends are delivered within this (batch_send_deadline is 5 s for both). */
 const DRAIN_S = 12;
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+/** What docs/bridge.md recommends running the bridge with: see "Memory" there. */
+const BRIDGE_V8_FLAGS = ['--max-semi-space-size=16', '--no-allocation-site-pretenuring'];
 
 const report = new Report(import.meta.url);
 const repo = new URL('../../', import.meta.url).pathname;
@@ -189,13 +193,16 @@ remote_write:
       ),
     );
   }
-  for (const persistent of [true, false]) {
-    const name = persistent ? 'Skein, persistent queue' : 'Skein, memory queue';
-    if (!wanted(name)) continue;
-    const job = persistent ? 'skein_disk' : 'skein_memory';
-    const file = join(dir, `${job}.yaml`);
-    writeFileSync(file, skeinConfig(job, persistent, await freePort()));
-    runs.push(await measure(name, job, () => start(process.execPath, [join(repo, 'packages/cli/src/main.ts'), 'run', '--config', file], name)));
+  const variants = [
+    { name: 'Skein, persistent queue', job: 'skein_disk', persistent: true, flags: [] },
+    { name: 'Skein, memory queue', job: 'skein_memory', persistent: false, flags: [] },
+    { name: 'Skein, persistent queue, V8 flags', job: 'skein_tuned', persistent: true, flags: BRIDGE_V8_FLAGS },
+  ];
+  for (const v of variants) {
+    if (!wanted(v.name)) continue;
+    const file = join(dir, `${v.job}.yaml`);
+    writeFileSync(file, skeinConfig(v.job, v.persistent, await freePort()));
+    runs.push(await measure(v.name, v.job, () => start(process.execPath, [...v.flags, join(repo, 'packages/cli/src/main.ts'), 'run', '--config', file], v.name)));
   }
 } finally {
   for (const c of children) await stop(c);

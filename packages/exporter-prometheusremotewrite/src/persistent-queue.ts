@@ -12,6 +12,15 @@ import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { decodeRecord, encodeRecord } from './queue-codec.ts';
 import { QueueFullError, type Displaced, type EntryInput, type QueueEntry, type SeriesQueue } from './queue.ts';
+import type { RemoteSeries } from './series.ts';
+
+/**
+ * Samples of entries this process pushed that are also kept in memory, as pushed, until taken:
+ * in the usual case a shard takes an entry within seconds, and decoding it back from the file
+ * would cost more than encoding it did. The file stays the record (a crash or restart reads it
+ * back); past this bound, entries are read from the file only.
+ */
+const LIVE_SAMPLES = 100_000;
 
 export interface PersistentQueueOptions {
   directory: string;
@@ -48,6 +57,10 @@ export class PersistentQueue implements SeriesQueue {
   /** The highest id each shard has taken (0: none). */
   readonly #cursor: number[];
   readonly #taken: Taken[][];
+  /** Untaken entries pushed by this process, by id (see LIVE_SAMPLES). */
+  readonly #live = new Map<number, { series: RemoteSeries[]; samples: number }>();
+  #liveSamples = 0;
+  readonly #bodyStmt: StatementSync;
   #size = 0;
   #closed = false;
 
@@ -87,7 +100,8 @@ export class PersistentQueue implements SeriesQueue {
       throw new Error(/locked|busy/i.test(msg) ? `queue ${this.file} is in use by another process` : `cannot open queue ${this.file}: ${msg}`, { cause: err });
     }
     this.#insert = db.prepare('INSERT INTO entries (shard, samples, points, body) VALUES (?, ?, ?, ?)');
-    this.#takeStmt = db.prepare('SELECT id, samples, points, body FROM entries WHERE shard = ? AND id > ? ORDER BY id LIMIT 256');
+    this.#takeStmt = db.prepare('SELECT id, samples, points FROM entries WHERE shard = ? AND id > ? ORDER BY id LIMIT 256');
+    this.#bodyStmt = db.prepare('SELECT body FROM entries WHERE id = ?');
     this.#ackStmt = db.prepare('DELETE FROM entries WHERE shard = ? AND id <= ?');
     this.#oldest = db.prepare('SELECT id, shard, samples, points FROM entries ORDER BY id');
     this.#deleteOne = db.prepare('DELETE FROM entries WHERE id = ?');
@@ -122,11 +136,18 @@ export class PersistentQueue implements SeriesQueue {
     db.exec('BEGIN');
     try {
       if (this.#size + need > this.capacity) this.#dropOldest(this.#size + need - this.capacity, displaced);
+      const live: [number, { series: RemoteSeries[]; samples: number }][] = [];
       for (const p of parts) {
-        this.#insert.run(p.shard, p.samples, p.points, encodeRecord(p.series));
+        const { lastInsertRowid } = this.#insert.run(p.shard, p.samples, p.points, encodeRecord(p.series));
         this.#pending[p.shard]! += p.samples;
+        live.push([Number(lastInsertRowid), { series: p.series as RemoteSeries[], samples: p.samples }]);
       }
       db.exec('COMMIT');
+      for (const [id, entry] of live) {
+        if (this.#liveSamples + entry.samples > LIVE_SAMPLES) break;
+        this.#live.set(id, entry);
+        this.#liveSamples += entry.samples;
+      }
     } catch (err) {
       db.exec('ROLLBACK');
       throw err;
@@ -148,6 +169,7 @@ export class PersistentQueue implements SeriesQueue {
     }
     for (const v of victims) {
       this.#deleteOne.run(v.id);
+      this.#forgetLive(v.id);
       this.#pending[v.shard]! -= v.samples;
       this.#size -= v.samples;
       displaced.samples += v.samples;
@@ -161,9 +183,11 @@ export class PersistentQueue implements SeriesQueue {
     let more = true;
     while (more && samples < maxSamples) {
       more = false;
-      for (const row of this.#takeStmt.iterate(shard, this.#cursor[shard]!) as Iterable<{ id: number; samples: number; points: number; body: Uint8Array }>) {
+      for (const row of this.#takeStmt.iterate(shard, this.#cursor[shard]!) as Iterable<{ id: number; samples: number; points: number }>) {
         more = true;
-        out.push({ id: row.id, samples: row.samples, points: row.points, series: decodeRecord(row.body) });
+        const live = this.#forgetLive(row.id);
+        const series = live ?? decodeRecord((this.#bodyStmt.get(row.id) as { body: Uint8Array }).body);
+        out.push({ id: row.id, samples: row.samples, points: row.points, series });
         samples += row.samples;
         this.#cursor[shard] = row.id;
         this.#taken[shard]!.push({ id: row.id, samples: row.samples });
@@ -172,6 +196,15 @@ export class PersistentQueue implements SeriesQueue {
     }
     this.#pending[shard]! -= samples;
     return out;
+  }
+
+  /** Takes an entry's in-memory copy out, if it has one. */
+  #forgetLive(id: number): RemoteSeries[] | undefined {
+    const live = this.#live.get(id);
+    if (live === undefined) return undefined;
+    this.#live.delete(id);
+    this.#liveSamples -= live.samples;
+    return live.series;
   }
 
   ack(shard: number, id: number): void {
@@ -185,6 +218,8 @@ export class PersistentQueue implements SeriesQueue {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#live.clear();
+    this.#liveSamples = 0;
     this.#db.close();
   }
 }

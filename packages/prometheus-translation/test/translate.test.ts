@@ -17,7 +17,7 @@ import {
   type Metric,
   type MetricsBatch,
 } from '@skein/core';
-import { isStaleNaN, STALE_NAN, translate, type TimeSeries, type TranslateResult } from '../src/index.ts';
+import { ATTRIBUTES_KEY, isStaleNaN, STALE_NAN, translate, type TimeSeries, type TranslateResult } from '../src/index.ts';
 
 /** 2025-01-15T12:00:00Z */
 const MS = 1_736_942_400_000;
@@ -463,4 +463,34 @@ test('points of one histogram metric with different bounds each get their own le
     r.series.filter((s) => labelsOf(s).p === p && labelsOf(s).__name__ === 'h_bucket').map((s) => `${labelsOf(s).le}=${s.samples[0]!.value}`);
   assert.deepEqual(les('a'), ['1=1', '2=2', '+Inf=3']);
   assert.deepEqual(les('b'), ['5=4', '+Inf=5']);
+});
+
+test('series come back with the same label arrays call after call; a changed attribute changes them', () => {
+  const point = (attrs: Attributes) => batchOf([gauge('g', [numberPoint(1, { timeUnixNano: T, attributes: attrs })])]);
+  const first = one(translate(point({ a: '1' })), 'g');
+  const again = one(translate(point({ a: '1' })), 'g');
+  assert.equal(again.labels, first.labels);
+  const other = one(translate(point({ a: '2' })), 'g');
+  assert.notEqual(other.labels, first.labels);
+  assert.deepEqual(labelsOf(other), { __name__: 'g', a: '2', instance: 'pod-7', job: 'shop/checkout' });
+});
+
+test('ATTRIBUTES_KEY is a shortcut to a map\'s labels, checked against the map\'s content', () => {
+  const keyed = (attrs: Record<string, string>, key: string) => Object.assign(attrs, { [ATTRIBUTES_KEY]: key });
+  const batch = (attrs: Attributes) => batchOf([gauge('g', [numberPoint(1, { timeUnixNano: T, attributes: attrs })])]);
+  // A frozen map that comes again is taken as it is.
+  const frozen = Object.freeze(keyed({ a: '1' }, 'k1'));
+  const first = one(translate(batch(frozen)), 'g');
+  assert.equal(one(translate(batch(frozen)), 'g').labels, first.labels);
+  // A map under the same key with other content (a processor changed it) gets its own labels.
+  const changed = keyed({ a: '1', b: '2' }, 'k1');
+  assert.deepEqual(labelsOf(one(translate(batch(changed)), 'g')), { __name__: 'g', a: '1', b: '2', instance: 'pod-7', job: 'shop/checkout' });
+  changed.b = '3';
+  assert.deepEqual(labelsOf(one(translate(batch(changed)), 'g')), { __name__: 'g', a: '1', b: '3', instance: 'pod-7', job: 'shop/checkout' });
+  // Two keys for the same labels still make one series in a call.
+  const r = translate(batchOf([gauge('h', [numberPoint(1, { timeUnixNano: T, attributes: keyed({ x: 'y' }, 'k2') }), numberPoint(2, { timeUnixNano: at(1000), attributes: keyed({ x: 'y' }, 'k3') })])]));
+  assert.deepEqual(one(r, 'h').samples, [
+    { timestampMs: MS, value: 1 },
+    { timestampMs: MS + 1000, value: 2 },
+  ]);
 });

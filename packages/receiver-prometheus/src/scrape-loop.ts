@@ -4,7 +4,7 @@
  * timestamp per scrape, and the scrape, its report series and its stale markers pushed as one
  * batch.
  */
-import { internalContext, type Consumer, type Logger } from '@skein/core';
+import { internalContext, type Consumer, type Logger, type MetricsBatch } from '@skein/core';
 import { FetchError, type ScrapeClient } from './client.ts';
 import { formatOf } from './parse.ts';
 import { ScrapeError, TargetScraper, type ScrapeResult, type TargetScraperOptions } from './scrape-target.ts';
@@ -45,6 +45,8 @@ export class ScrapeLoop {
   readonly #ctx: LoopContext;
   readonly #scraper: TargetScraper;
   readonly #offset: number;
+  /** `host:port`, the request context's peer. */
+  readonly #peer: string;
   readonly #stop = new AbortController();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -57,6 +59,7 @@ export class ScrapeLoop {
     this.#ctx = ctx;
     this.#scraper = new TargetScraper({ ...ctx.scraper, targetLabels: target.labels });
     this.#offset = fnv1a(target.key) % target.intervalMs;
+    this.#peer = new URL(target.url).host;
   }
 
   start(): void {
@@ -80,7 +83,7 @@ export class ScrapeLoop {
     this.#timer.unref();
   }
 
-  /** Scrapes now (tests, and the timer). */
+  /** One scrape: fetch, parse, push (in batches), report. */
   async #scrapeOnce(): Promise<void> {
     const { client, metrics, logger } = this.#ctx;
     const timestampMs = Date.now();
@@ -125,24 +128,30 @@ export class ScrapeLoop {
       postRelabel: result?.postRelabel ?? 0,
       seriesAdded: result?.seriesAdded ?? 0,
     };
+    let refused: unknown;
     if (result === undefined) {
       const batch = this.#scraper.fail(timestampMs);
       this.#scraper.report(batch, timestampMs, report);
-      await this.#push(batch);
-      return;
+      refused = await this.#push(batch);
+    } else {
+      // A batch at a time, the report series in the last, so a scrape is never all in memory at once.
+      for (const batch of result.batches(BATCH_POINTS, (last) => this.#scraper.report(last, timestampMs, report))) {
+        refused = (await this.#push(batch)) ?? refused;
+      }
     }
-    // A batch at a time, the report series in the last, so a scrape is never all in memory at once.
-    for (const batch of result.batches(BATCH_POINTS, (last) => this.#scraper.report(last, timestampMs, report))) await this.#push(batch);
+    // Counted by the framework (skein_receiver_refused_points_total); a scrape is not retried.
+    if (refused !== undefined) this.#ctx.logger.warn('the pipeline refused (part of) a scrape', { job: this.#ctx.jobName, target: this.target.url, err: refused });
   }
 
-  async #push(batch: Parameters<Consumer['consume']>[0]): Promise<void> {
+  /** Pushes one batch; the refusal, if the pipeline refused it. */
+  async #push(batch: MetricsBatch): Promise<unknown> {
     const ctx = internalContext(this.#ctx.receiverId, 'scrape');
-    ctx.peer = new URL(this.target.url).host;
+    ctx.peer = this.#peer;
     try {
       await this.#ctx.next.consume(batch, ctx);
+      return undefined;
     } catch (err) {
-      // Counted by the framework (skein_receiver_refused_points_total); a scrape is not retried.
-      this.#ctx.logger.warn('the pipeline refused a scrape', { job: this.#ctx.jobName, target: this.target.url, err });
+      return err;
     }
   }
 
@@ -159,7 +168,8 @@ export class ScrapeLoop {
     await this.#running;
     if (!stale) return;
     const batch = this.#scraper.end(Date.now());
-    if (batch !== undefined) await this.#push(batch);
+    const refused = batch === undefined ? undefined : await this.#push(batch);
+    if (refused !== undefined) this.#ctx.logger.warn('the pipeline refused the stale markers of a removed target', { job: this.#ctx.jobName, target: this.target.url, err: refused });
   }
 }
 

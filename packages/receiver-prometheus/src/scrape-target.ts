@@ -100,7 +100,7 @@ interface SeriesState {
   /** Identity: name and every label. */
   key: string;
   name: string;
-  /** Labels without `__name__`, `job` and `instance`, sorted; never handed out (points get copies). */
+  /** Labels without `__name__`, `job` and `instance`, sorted; frozen, keyed (see `keyed`), shared by points or copied for them (see shareAttributes). */
   attrs: Readonly<Record<string, string>>;
   job: string | undefined;
   instance: string | undefined;
@@ -234,8 +234,8 @@ function attrsKey(attrs: Readonly<Record<string, string>>, skip?: string): strin
 /**
  * Tags an attribute map with the translation's ATTRIBUTES_KEY: the same string for the same
  * series scrape after scrape, so the remote-write translation finds its labels by that key
- * (checking the attributes are still these) instead of rebuilding them. Points get copies made
- * with `{...attrs}`, which copy the key too; for-in, Object.keys and JSON do not see it.
+ * (checking the attributes are still these) instead of rebuilding them. A copy made with
+ * `{...attrs}` carries the key too; for-in, Object.keys and JSON do not see it.
  */
 function keyed(attrs: Record<string, string>, content: string): Record<string, string> {
   (attrs as { [ATTRIBUTES_KEY]?: string })[ATTRIBUTES_KEY] = content;

@@ -414,3 +414,40 @@ test('shutdown without start, and twice, is safe; a target that never answers do
   // The abandoned scrape pushes nothing: no `up = 0` for a scrape cut short by shutdown.
   assert.equal(sink.received.length, 0);
 });
+
+test('attribute maps are shared between scrapes only when nothing downstream changes batches', async () => {
+  const t = await target('m{a="1"} 1\n');
+  const reading = sinkExporter();
+  const changing = sinkExporter({ type: 'changer', mutates: true });
+  const service = await startService(
+    `
+receivers:
+  prometheus/read: {scrape_configs: [{job_name: r, scrape_interval: 50ms, static_configs: [{targets: ["127.0.0.1:${t.server.port}"]}]}]}
+  prometheus/change: {scrape_configs: [{job_name: c, scrape_interval: 50ms, static_configs: [{targets: ["127.0.0.1:${t.server.port}"]}]}]}
+exporters: {sink: {}, changer: {}}
+service:
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    metrics/read: {receivers: [prometheus/read], exporters: [sink]}
+    metrics/change: {receivers: [prometheus/change], exporters: [changer]}
+`,
+    [prometheus, reading.factory, changing.factory],
+  );
+  const pointOf = (r: (typeof reading.received)[number]) =>
+    r.batch.resourceMetrics.flatMap((rm) => rm.scopeMetrics.flatMap((sm) => sm.metrics)).find((m) => m.name === 'm')!.points[0]!;
+  try {
+    await until(() => reading.received.length >= 2 && changing.received.length >= 1, 'scrapes through both pipelines');
+    // The mutating consumer changes its copy; the next scrape must not see it.
+    (pointOf(changing.received[0]!).attributes as Record<string, string>).a = 'changed';
+    const n = changing.received.length;
+    await until(() => changing.received.length > n, 'another scrape for the mutating consumer');
+  } finally {
+    await service.shutdown();
+    await t.server.close();
+  }
+  const [r1, r2] = reading.received.map(pointOf);
+  assert.equal(r1!.attributes, r2!.attributes, 'a reading pipeline gets the series\' own map, scrape after scrape');
+  assert.ok(Object.isFrozen(r1!.attributes));
+  assert.equal(Object.isFrozen(pointOf(changing.received[0]!).attributes), false);
+  assert.equal(pointOf(changing.received.at(-1)!).attributes.a, '1');
+});
