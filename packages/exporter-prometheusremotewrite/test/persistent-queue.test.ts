@@ -68,8 +68,10 @@ describe('the persistent queue', () => {
     const q = new PersistentQueue({ directory: dir, capacity: 1_000_000, shards: 2 });
     try {
       const held = q.entries();
-      // Every acknowledged push is there; at most the one in progress at the kill may be too.
-      assert.ok(held >= lastPushed + 1 && held <= lastPushed + 2, `${held} entries after ${lastPushed + 1} pushes returned`);
+      // Every push the test saw acknowledged is there. The child may have got further than the
+      // test read (up to a pipe's worth of lines), but it was stopped well short of its 100,000.
+      assert.ok(held >= lastPushed + 1, `${held} entries after ${lastPushed + 1} pushes returned`);
+      assert.ok(held < 100_000, `the kill landed mid-way: ${held} entries`);
       assert.equal(q.size(), held);
       const even = valuesOf(q, 0);
       const odd = valuesOf(q, 1);

@@ -7,6 +7,7 @@
  *
  * It stops by itself after 100,000 entries or 20 seconds, so it cannot outlive a failed test.
  */
+import { writeSync } from 'node:fs';
 import { PersistentQueue } from '../../src/persistent-queue.ts';
 
 const [directory, capacity] = process.argv.slice(2);
@@ -35,7 +36,8 @@ for (let i = 0; i < 100_000 && Date.now() < deadline; i++) {
       ],
     },
   ]);
-  // Synchronous, so the line is out before the next push starts.
-  process.stdout.write(`pushed ${i}\n`);
+  // A blocking write: the line is out before the next push starts, and once the pipe is full the
+  // loop waits for the test to read, so it cannot run far ahead of what the test has seen.
+  writeSync(1, `pushed ${i}\n`);
 }
 queue.close();
