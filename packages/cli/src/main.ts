@@ -8,7 +8,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { COMPONENT_KINDS, ConfigError, Factories, loadPlugins, loadWithPlugins, planGraph, runService, SkeinError } from '@skein/core';
 import { builtinFactories } from './distribution.ts';
 
-const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL(import.meta.resolve('@skein/cli/package.json')), 'utf8')) as { version: string }).version;
 
 export const USAGE = `Usage: skein <command> [flags]
 

@@ -4,7 +4,35 @@ import { fileURLToPath } from 'node:url';
 /** The repository root: commands run from here, as `npm start` does. */
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+/** What `npm start` and the `skein` bin run. */
+export const COMPILED_MAIN = fileURLToPath(new URL('../dist/src/main.js', import.meta.url));
 export const TESTDATA = fileURLToPath(new URL('./testdata/', import.meta.url));
+
+/** How a test starts the command: which main, with which Node flags and environment. */
+export interface Launch {
+  main: string;
+  nodeArgs: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The sources, resolved through the `skein-source` condition `npm test` puts in NODE_OPTIONS. */
+export const SOURCE: Launch = { main: MAIN, nodeArgs: [] };
+
+/**
+ * The compiled command, with NODE_OPTIONS minus the `skein-source` condition (so `@skein/*`
+ * resolve to dist/) and Node's TypeScript support off (so any .ts it loaded would fail).
+ */
+export const COMPILED: Launch = {
+  main: COMPILED_MAIN,
+  nodeArgs: ['--no-experimental-strip-types'],
+  env: {
+    ...process.env,
+    NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '')
+      .split(' ')
+      .filter((o) => o !== '--conditions=skein-source')
+      .join(' '),
+  },
+};
 
 export interface Result {
   code: number | null;
@@ -14,7 +42,11 @@ export interface Result {
 
 /** Runs `skein ...args` to completion (process.execPath is the pinned Node under `npx node --test`). */
 export function skein(...args: string[]): Result {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+  return launchSkein(SOURCE, args);
+}
+
+export function launchSkein(launch: Launch, args: string[]): Result {
+  const r = spawnSync(process.execPath, [...launch.nodeArgs, launch.main, ...args], { cwd: REPO, env: launch.env, encoding: 'utf8', timeout: 60_000 });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -36,10 +68,12 @@ export class RunningSkein {
   /** stderr lines that were not JSON (a crash's stack trace). */
   readonly other: string[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  readonly pid: number;
   readonly #child;
 
-  constructor(args: string[]) {
-    this.#child = spawn(process.execPath, [MAIN, 'run', ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  constructor(args: string[], launch: Launch = SOURCE) {
+    this.#child = spawn(process.execPath, [...launch.nodeArgs, launch.main, 'run', ...args], { cwd: REPO, env: launch.env, stdio: ['ignore', 'ignore', 'pipe'] });
+    this.pid = this.#child.pid!;
     let partial = '';
     this.#child.stderr.setEncoding('utf8');
     this.#child.stderr.on('data', (chunk: string) => {

@@ -11,7 +11,7 @@ import type { RemoteWriteConfig } from './config.ts';
 import { RESERVED_HEADERS } from './config.ts';
 
 /** Read once from this package's manifest: `User-Agent: skein/<version>`. */
-export const USER_AGENT = `skein/${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
+export const USER_AGENT = `skein/${(JSON.parse(readFileSync(new URL(import.meta.resolve('@skein/exporter-prometheusremotewrite/package.json')), 'utf8')) as { version: string }).version}`;
 
 export const CONTENT_TYPE: Readonly<Record<Protocol, string>> = {
   v1: 'application/x-protobuf',

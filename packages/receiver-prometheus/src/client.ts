@@ -14,7 +14,7 @@ const gunzipAsync = promisify(gunzip);
 /** What Prometheus 2.x asks for: OpenMetrics first, then the text format. */
 export const ACCEPT_HEADER = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
-export const USER_AGENT = `skein/${(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
+export const USER_AGENT = `skein/${(JSON.parse(readFileSync(new URL(import.meta.resolve('@skein/receiver-prometheus/package.json')), 'utf8')) as { version: string }).version}`;
 
 /** Why a scrape's request failed; `reason` is the self-metric's label. */
 export class FetchError extends Error {

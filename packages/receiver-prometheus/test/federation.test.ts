@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { requireTool, sinkExporter, startService } from '@skein/core/testing';
 import remoteWrite from '@skein/exporter-prometheusremotewrite';
-import { startPrometheus } from '../../exporter-prometheusremotewrite/test/prometheus-server.ts';
+import { startPrometheus } from '@skein/exporter-prometheusremotewrite/test/prometheus-server';
 import prometheus from '../src/index.ts';
 import { httpServer, remoteWritten, until } from './helpers.ts';
 
