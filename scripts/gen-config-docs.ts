@@ -11,11 +11,12 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { componentTable, renderConfigDocs, withConfigTable } from '@skein/cli/config-docs';
-import { builtins } from '@skein/cli/distribution';
+import { loadBuiltins } from '@skein/cli/distribution';
 import type { Factory } from '@skein/core';
 import dropMetrics from '@skein/example-custom-processor';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const builtins = await loadBuiltins();
 
 /** Component packages whose README tables are generated; the example is not a built-in. */
 const documented: readonly { packageName: string; factory: Factory }[] = [

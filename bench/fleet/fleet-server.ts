@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
-import { builtinFactories } from '@skein/cli/distribution';
+import { loadBuiltins } from '@skein/cli/distribution';
 import { defineExporter, MetricsRegistry, Type } from '@skein/core';
 import { startService } from '@skein/core/testing';
 import type { OtlpReceiver } from '@skein/receiver-otlp';
@@ -90,7 +90,7 @@ function defaultConfig(): string {
 
 const registry = new MetricsRegistry();
 const yaml = mode === 'receiver' ? RECEIVER : mode === 'fleet' ? FLEET : defaultConfig();
-const service = await startService(yaml, [...builtinFactories(), noop], { registry });
+const service = await startService(yaml, [...(await loadBuiltins()).map((b) => b.factory), noop], { registry });
 const receiver = service.getComponent<OtlpReceiver>('receivers', 'otlp')!;
 const handled = () => registry.sum('skein_receiver_accepted_points_total', { receiver: 'otlp' });
 

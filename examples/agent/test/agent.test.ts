@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { builtinFactories } from '@skein/cli/distribution';
+import { loadBuiltins } from '@skein/cli/distribution';
 import type { Service } from '@skein/core';
 import { startService } from '@skein/core/testing';
 import { parseInterval, parseScore, startAgent, statusLine, type Agent, type AgentOptions, type Protocol } from '../src/agent.ts';
@@ -38,7 +38,7 @@ service:
   pipelines:
     metrics/fleet: {receivers: [otlp], processors: [threshold], exporters: [debug]}
 `,
-    builtinFactories(),
+    (await loadBuiltins()).map((b) => b.factory),
   );
   const otlp = service.getComponent<{ httpAddress: { port: number }; grpcAddress: { port: number } }>('receivers', 'otlp')!;
   const http = `http://127.0.0.1:${otlp.httpAddress.port}`;

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { COMPONENT_KINDS, ConfigError, Factories, loadPlugins, loadWithPlugins, planGraph, runService, SkeinError } from '@skein/core';
+import { COMPONENT_KINDS, ConfigError, loadPlugins, loadWithPlugins, planGraph, runService, SkeinError } from '@skein/core';
 import { builtinFactories } from './distribution.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL(import.meta.resolve('@skein/cli/package.json')), 'utf8')) as { version: string }).version;
@@ -89,7 +89,7 @@ async function run(args: string[]): Promise<number> {
   // or not its components hold sockets or timers.
   const keepAlive = setInterval(() => {}, 1 << 30);
   try {
-    return await runService({ files, plugins: opts.plugin ?? [], factories: new Factories(builtinFactories()), version: VERSION });
+    return await runService({ files, plugins: opts.plugin ?? [], factories: builtinFactories(), version: VERSION });
   } finally {
     clearInterval(keepAlive);
   }
@@ -99,7 +99,7 @@ async function validate(args: string[]): Promise<number> {
   const opts = parse('validate', args, WITH_CONFIG);
   if (opts.help) return help();
   const files = requireConfig('validate', opts.config);
-  const factories = new Factories(builtinFactories());
+  const factories = builtinFactories();
   try {
     const loaded = await loadWithPlugins(files, factories, opts.plugin ?? []);
     const plan = planGraph(loaded, factories);
@@ -114,9 +114,10 @@ async function validate(args: string[]): Promise<number> {
 async function components(args: string[]): Promise<number> {
   const opts = parse('components', args, { ...COMMON, json: { type: 'boolean' } });
   if (opts.help) return help();
-  const factories = new Factories(builtinFactories());
+  const factories = builtinFactories();
   try {
     await loadPlugins(opts.plugin ?? [], factories, process.cwd());
+    await factories.loadAll();
   } catch (e) {
     return report(e);
   }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { builtinFactories } from '../src/distribution.ts';
+import { builtins, loadBuiltins } from '../src/distribution.ts';
 import { USAGE } from '../src/main.ts';
 import { lines, skein } from './helpers.ts';
 
@@ -12,9 +12,9 @@ const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.
 /** What `validate` prints for testdata/errors.yaml: every problem, in file order. */
 const ERROR_LINES = [
   `${ERRORS}:2:15: receivers::heartbeat::interval: must be a duration such as "30s" or "1m30s", got "soon"`,
-  `${ERRORS}:3:3: receivers::nosuch: unknown receiver type "nosuch"; known types: ${builtinFactories()
-    .filter((f) => f.kind === 'receiver')
-    .map((f) => f.type)
+  `${ERRORS}:3:3: receivers::nosuch: unknown receiver type "nosuch"; known types: ${builtins
+    .filter((b) => b.kind === 'receiver')
+    .map((b) => b.type)
     .sort()
     .join(', ')}`,
   `${ERRORS}:5:11: processors::batch::send_batch_size: must be >= 1, got 0`,
@@ -62,7 +62,7 @@ test('run logs the same config errors and exits 1 before starting anything', () 
   assert.equal(r.code, 1);
 });
 
-test('components lists every built-in with its kind, type and stability', () => {
+test('components lists every built-in with its kind, type and stability', async () => {
   const r = skein('components');
   assert.equal(r.code, 0);
   const [header, ...rows] = lines(r.stdout);
@@ -72,11 +72,11 @@ test('components lists every built-in with its kind, type and stability', () => 
   // Grouped by kind in pipeline order, each built-in once.
   const kindOrder = ['receiver', 'processor', 'exporter', 'extension', 'connector'];
   assert.deepEqual(listed, [...listed].sort((a, b) => kindOrder.indexOf(a.split('/')[0]!) - kindOrder.indexOf(b.split('/')[0]!)));
-  assert.equal(new Set(listed).size, builtinFactories().length);
+  assert.equal(new Set(listed).size, builtins.length);
   for (const id of ['receiver/heartbeat', 'receiver/otlp', 'processor/batch', 'processor/memory_limiter', 'exporter/debug', 'extension/health_check', 'connector/forward']) {
     assert.ok(listed.includes(id), `${id} is not listed`);
   }
-  for (const f of builtinFactories()) {
+  for (const { factory: f } of await loadBuiltins()) {
     assert.ok(
       cells.some(([kind, type, stability, description]) => kind === f.kind && type === f.type && stability === f.stability && description === f.description),
       `${f.kind}/${f.type} (${f.stability}) missing from:\n${r.stdout}`,
@@ -84,15 +84,15 @@ test('components lists every built-in with its kind, type and stability', () => 
   }
 });
 
-test('components --json gives the same list with where each came from', () => {
+test('components --json gives the same list with where each came from', async () => {
   const r = skein('components', '--json');
   assert.equal(r.code, 0);
   const list = JSON.parse(r.stdout) as { kind: string; type: string; stability: string; description: string; source: string }[];
   const byId = (a: { kind: string; type: string }, b: { kind: string; type: string }) => `${a.kind}/${a.type}`.localeCompare(`${b.kind}/${b.type}`);
   assert.deepEqual(
     list.toSorted(byId),
-    builtinFactories()
-      .map((f) => ({ kind: f.kind, type: f.type, stability: f.stability, description: f.description, source: 'built-in' }))
+    (await loadBuiltins())
+      .map(({ factory: f }) => ({ kind: f.kind, type: f.type, stability: f.stability, description: f.description, source: 'built-in' }))
       .toSorted(byId),
   );
 });
@@ -137,9 +137,9 @@ test('command line mistakes exit 2 with a message and the usage', () => {
 test('--plugin loads a processor written outside core, for validate and components', () => {
   const without = skein('validate', '--config', 'packages/cli/test/testdata/uses-drop-metrics.yaml');
   assert.equal(without.code, 1);
-  const knownProcessors = builtinFactories()
-    .filter((f) => f.kind === 'processor')
-    .map((f) => f.type)
+  const knownProcessors = builtins
+    .filter((b) => b.kind === 'processor')
+    .map((b) => b.type)
     .sort()
     .join(', ');
   assert.ok(

@@ -6,11 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@skein/core';
 import { componentTable, renderConfigDocs, schemaRows, withConfigTable } from '../src/config-docs.ts';
-import { builtins } from '../src/distribution.ts';
+import { loadBuiltins } from '../src/distribution.ts';
 import { REPO } from './helpers.ts';
 
 const GENERATOR = join(REPO, 'scripts/gen-config-docs.ts');
 const REFERENCE = join(REPO, 'docs/configuration.md');
+const builtins = await loadBuiltins();
 
 function generator(...args: string[]) {
   const r = spawnSync(process.execPath, [GENERATOR, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });

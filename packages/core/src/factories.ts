@@ -28,44 +28,115 @@ export function assertFactory(value: unknown, source: string): asserts value is 
   if (typeof f.create !== 'function') fail(`factory "${f.type}" needs a create() function`);
 }
 
-/** The factories a distribution knows, by kind and type. */
-export class Factories {
-  readonly #byKey = new Map<string, { factory: Factory; source: string }>();
+/**
+ * A factory known by kind and type before it is imported, so that a distribution imports only
+ * the components a config uses. `load` imports the module whose default export is the factory,
+ * e.g. `() => import('@skein/receiver-otlp')`.
+ */
+export interface FactoryLoader {
+  kind: ComponentKind;
+  type: string;
+  load(): Promise<{ default: unknown }>;
+}
 
-  constructor(factories: Iterable<Factory> = [], source = 'built-in') {
-    for (const f of factories) this.register(f, source);
+interface Entry {
+  source: string;
+  factory?: Factory;
+  loader?: FactoryLoader;
+  loading?: Promise<Factory>;
+}
+
+const isLoader = (f: Factory | FactoryLoader): f is FactoryLoader => typeof (f as FactoryLoader).load === 'function';
+
+/**
+ * The factories a distribution knows, by kind and type. A factory registered by its loader is
+ * imported by `load()` (or `loadAll()`); until then `types()` lists it and `get()` refuses it.
+ */
+export class Factories {
+  readonly #byKey = new Map<string, Entry>();
+
+  constructor(factories: Iterable<Factory | FactoryLoader> = [], source = 'built-in') {
+    for (const f of factories) {
+      if (isLoader(f)) this.registerLoader(f, source);
+      else this.register(f, source);
+    }
   }
 
   register(factory: unknown, source = 'built-in'): void {
     assertFactory(factory, source);
-    const key = `${factory.kind}:${factory.type}`;
+    this.#add(factory.kind, factory.type, { factory, source });
+  }
+
+  registerLoader(loader: FactoryLoader, source = 'built-in'): void {
+    this.#add(loader.kind, loader.type, { loader, source });
+  }
+
+  #add(kind: ComponentKind, type: string, entry: Entry): void {
+    const key = `${kind}:${type}`;
     const existing = this.#byKey.get(key);
     if (existing) {
       throw new SkeinError(
         'SKEIN_ERR_PLUGIN_DUPLICATE',
-        `plugin "${source}": a ${factory.kind} of type "${factory.type}" is already registered by "${existing.source}"`,
+        `plugin "${entry.source}": a ${kind} of type "${type}" is already registered by "${existing.source}"`,
       );
     }
-    this.#byKey.set(key, { factory, source });
+    this.#byKey.set(key, entry);
   }
 
+  /** The factory, or undefined for an unknown type; throws for one registered but not loaded yet. */
   get(kind: ComponentKind, type: string): Factory | undefined {
-    return this.#byKey.get(`${kind}:${type}`)?.factory;
+    const entry = this.#byKey.get(`${kind}:${type}`);
+    if (entry && !entry.factory) throw new Error(`the ${kind} factory "${type}" is not imported yet; await factories.load() first`);
+    return entry?.factory;
   }
 
-  /** The registered types of one kind, sorted. */
+  /**
+   * Imports the factory if it was registered by its loader; undefined for an unknown type.
+   * A module that cannot be imported is SKEIN_ERR_PLUGIN_LOAD; one whose default export is not
+   * a factory of this kind and type is SKEIN_ERR_PLUGIN_INVALID.
+   */
+  async load(kind: ComponentKind, type: string): Promise<Factory | undefined> {
+    const entry = this.#byKey.get(`${kind}:${type}`);
+    if (!entry) return undefined;
+    if (entry.factory) return entry.factory;
+    entry.loading ??= importFactory(entry.loader!, `${entry.source} ${kind}/${type}`).then((factory) => (entry.factory = factory));
+    return entry.loading;
+  }
+
+  /** Imports every factory registered by its loader. */
+  async loadAll(): Promise<void> {
+    await Promise.all([...this.#byKey.values()].map((e) => e.factory ?? this.load(e.loader!.kind, e.loader!.type)));
+  }
+
+  /** The registered types of one kind, imported or not, sorted. */
   types(kind: ComponentKind): string[] {
-    return [...this.#byKey.values()]
-      .filter((e) => e.factory.kind === kind)
-      .map((e) => e.factory.type)
+    return [...this.#byKey.keys()]
+      .filter((key) => key.startsWith(`${kind}:`))
+      .map((key) => key.slice(kind.length + 1))
       .sort();
   }
 
+  /** The imported factories: after `loadAll()`, every one. */
   all(): Factory[] {
-    return [...this.#byKey.values()].map((e) => e.factory);
+    return [...this.#byKey.values()].flatMap((e) => (e.factory ? [e.factory] : []));
   }
 
   sourceOf(kind: ComponentKind, type: string): string | undefined {
     return this.#byKey.get(`${kind}:${type}`)?.source;
   }
+}
+
+async function importFactory(loader: FactoryLoader, name: string): Promise<Factory> {
+  let exported: unknown;
+  try {
+    exported = (await loader.load()).default;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    throw new SkeinError('SKEIN_ERR_PLUGIN_LOAD', `plugin "${name}": cannot load: ${reason}`, { cause: err });
+  }
+  assertFactory(exported, name);
+  if (exported.kind !== loader.kind || exported.type !== loader.type) {
+    throw new SkeinError('SKEIN_ERR_PLUGIN_INVALID', `plugin "${name}": its factory is a ${exported.kind} of type "${exported.type}"`);
+  }
+  return exported;
 }

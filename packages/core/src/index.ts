@@ -16,7 +16,7 @@ export * from './config/units.ts';
 export { fanout, combineRefusals } from './graph/fanout.ts';
 export { exporterDeliveryCounters, receiverRefusedPoints, SelfMetricNames } from './graph/instrument.ts';
 export { parseId, type ComponentId } from './graph/id.ts';
-export { planGraph, type Plan } from './graph/plan.ts';
+export { loadDeclaredFactories, planGraph, type Plan } from './graph/plan.ts';
 export { Service, type ServiceOptions } from './service.ts';
 export { runService, loadWithPlugins, type RunOptions } from './run.ts';
 export * from './telemetry/registry.ts';

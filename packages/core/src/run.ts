@@ -8,6 +8,7 @@ import type { LoadedConfig } from './config/source.ts';
 import { parseDuration } from './config/units.ts';
 import { ConfigError, SkeinError } from './errors.ts';
 import type { Factories } from './factories.ts';
+import { loadDeclaredFactories } from './graph/plan.ts';
 import { createLogger, type Logger } from './log.ts';
 import { loadPlugins } from './plugins.ts';
 import { Service } from './service.ts';
@@ -24,7 +25,7 @@ export interface RunOptions {
   telemetryAddress?: string;
 }
 
-/** Loads the config files and the plugins they (and `extra`) name. */
+/** Loads the config files, the plugins they (and `extra`) name, and the factories they use. */
 export async function loadWithPlugins(
   files: string[],
   factories: Factories,
@@ -39,6 +40,7 @@ export async function loadWithPlugins(
     await loadPlugins(specs, factories, dir);
     for (const s of specs) alreadyLoaded.add(s);
   }
+  await loadDeclaredFactories(loaded, factories);
   return loaded;
 }
 

@@ -12,7 +12,7 @@ import { parseHostPort } from './config/units.ts';
 import { SkeinError } from './errors.ts';
 import type { Factories } from './factories.ts';
 import { buildGraph, type Graph, type GraphNode } from './graph/build.ts';
-import { planGraph, type Plan } from './graph/plan.ts';
+import { loadDeclaredFactories, planGraph, type Plan } from './graph/plan.ts';
 import { createLogger, type Logger } from './log.ts';
 import { registerProcessMetrics } from './telemetry/process.ts';
 import { MetricsRegistry } from './telemetry/registry.ts';
@@ -53,6 +53,7 @@ export class Service implements Host {
 
   /** Checks the config and creates every component; throws ConfigError listing all problems. */
   static async create(loaded: LoadedConfig, options: ServiceOptions): Promise<Service> {
+    await loadDeclaredFactories(loaded, options.factories);
     const plan = planGraph(loaded, options.factories);
     const logs = plan.config.service.telemetry.logs;
     const logger = options.logger ?? createLogger({ level: logs.level, format: logs.format });

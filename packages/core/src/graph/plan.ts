@@ -48,6 +48,24 @@ export function componentKey(section: Section, id: string): string {
   return `${section}::${id}`;
 }
 
+/**
+ * Imports the factories, registered by their loaders, of the components `loaded` declares, and
+ * no others, so that planGraph can see them. Unknown types are left for planGraph to report.
+ */
+export async function loadDeclaredFactories(loaded: LoadedConfig, factories: Factories): Promise<void> {
+  const raw = loaded.raw as Record<string, unknown>;
+  const loads: Promise<unknown>[] = [];
+  for (const section of Object.keys(SECTION_KIND) as Section[]) {
+    const declared = raw[section];
+    if (typeof declared !== 'object' || declared === null) continue;
+    for (const id of Object.keys(declared)) {
+      const parsed = parseId(id);
+      if (parsed) loads.push(factories.load(SECTION_KIND[section], parsed.type));
+    }
+  }
+  await Promise.all(loads);
+}
+
 /** Builds the plan or throws one ConfigError that lists every problem. */
 export function planGraph(loaded: LoadedConfig, factories: Factories): Plan {
   const { positions } = loaded;
