@@ -44,6 +44,20 @@ const BRIDGE_V8_FLAGS = ['--max-semi-space-size=16', '--no-allocation-site-prete
 
 const report = new Report(import.meta.url);
 const repo = new URL('../../', import.meta.url).pathname;
+/**
+ * `skein run` as operators run it: the compiled command, so without the skein-source condition
+ * `npm run bench` puts in NODE_OPTIONS, and with an empty SKEIN_NODE_FLAGS so that each variant
+ * runs with exactly its own flags.
+ */
+const SKEIN = join(repo, 'packages/cli/dist/src/main.js');
+const skeinEnv = {
+  ...process.env,
+  NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '')
+    .split(' ')
+    .filter((o) => o !== '--conditions=skein-source')
+    .join(' '),
+  SKEIN_NODE_FLAGS: '',
+};
 const dir = mkdtempSync(join(tmpdir(), 'skein-bridge-bench-'));
 const children: ChildProcess[] = [];
 
@@ -69,8 +83,8 @@ function statusKiB(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   return m ? Number(m[1]) : 0;
 }
 
-function start(cmd: string, argv: string[], name: string): { child: ChildProcess; log: () => string } {
-  const child = spawn(cmd, argv, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(cmd: string, argv: string[], name: string, env?: NodeJS.ProcessEnv): { child: ChildProcess; log: () => string } {
+  const child = spawn(cmd, argv, { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let log = '';
   child.stdout!.on('data', (c: Buffer) => (log += c.toString()));
@@ -202,7 +216,7 @@ remote_write:
     if (!wanted(v.name)) continue;
     const file = join(dir, `${v.job}.yaml`);
     writeFileSync(file, skeinConfig(v.job, v.persistent, await freePort()));
-    runs.push(await measure(v.name, v.job, () => start(process.execPath, [...v.flags, join(repo, 'packages/cli/src/main.ts'), 'run', '--config', file], v.name)));
+    runs.push(await measure(v.name, v.job, () => start(process.execPath, [...v.flags, SKEIN, 'run', '--config', file], v.name, skeinEnv)));
   }
 } finally {
   for (const c of children) await stop(c);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { COMPONENT_KINDS, ConfigError, loadPlugins, loadWithPlugins, planGraph, runService, SkeinError } from '@skein/core';
 import { builtinFactories } from './distribution.ts';
+import { reexecWithNodeFlags } from './node-flags.ts';
 
 const VERSION = (JSON.parse(readFileSync(new URL(import.meta.resolve('@skein/cli/package.json')), 'utf8')) as { version: string }).version;
 
@@ -190,6 +191,7 @@ async function exit(code: number): Promise<never> {
 }
 
 if (import.meta.main) {
+  reexecWithNodeFlags();
   try {
     await exit(await main(process.argv.slice(2)));
   } catch (e) {

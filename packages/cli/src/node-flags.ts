@@ -1,0 +1,53 @@
+/**
+ * The V8 flags `skein run` runs with. Some cannot go in NODE_OPTIONS, so `skein run` starts
+ * again once, in place, with them on the command line: `process.execve` keeps the PID, so
+ * signals, systemd and readers of /proc/<pid> see one process throughout.
+ */
+
+/** The flags `skein run` adds. SKEIN_NODE_FLAGS replaces them; set to an empty value, none. */
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--no-allocation-site-pretenuring'];
+
+/** In the environment of the process that was started again, so it never starts again itself. */
+export const REEXECUTED_ENV = 'SKEIN_NODE_FLAGS_APPLIED';
+
+/** What decides whether to start again: `process`, or a stand-in for it in tests. */
+export interface ProcessView {
+  argv: readonly string[];
+  execArgv: readonly string[];
+  execPath: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** `--max_semi_space_size=16` and `--no-max-semi-space-size` both set `max-semi-space-size`. */
+const flagName = (flag: string) => flag.replace(/^--(no-)?/, '').split('=')[0]!.replaceAll('_', '-');
+
+/**
+ * The argv to start `skein run` again with: the flags, then the process's own Node flags (so
+ * that those win), then its script and arguments. Undefined for any other command, for the
+ * process that was started again, when no flags are wanted, and when the command line already
+ * sets every flag.
+ */
+export function reexecArgv(proc: ProcessView): string[] | undefined {
+  if (proc.argv[2] !== 'run' || proc.env[REEXECUTED_ENV] !== undefined) return undefined;
+  const wanted = proc.env.SKEIN_NODE_FLAGS;
+  const flags = wanted === undefined ? NODE_FLAGS : wanted.split(/\s+/).filter((f) => f !== '');
+  const given = new Set(proc.execArgv.map(flagName));
+  if (flags.every((f) => given.has(flagName(f)))) return undefined;
+  return [proc.execPath, ...flags, ...proc.execArgv, ...proc.argv.slice(1)];
+}
+
+/**
+ * Replaces this process with `skein run` under the flags, when `reexecArgv` asks for it and
+ * Node can: `process.execve` exists (Node 23.11 and later, not on Windows) and there is no IPC
+ * channel to a parent, which execve would close. Returns only if it does not.
+ */
+export function reexecWithNodeFlags(): void {
+  if (process.env[REEXECUTED_ENV] !== undefined) {
+    // Child processes of the service are not `skein run` started again.
+    delete process.env[REEXECUTED_ENV];
+    return;
+  }
+  const argv = reexecArgv(process);
+  if (!argv || !process.execve || process.channel) return;
+  process.execve(process.execPath, argv, { ...process.env, [REEXECUTED_ENV]: '1' });
+}
