@@ -10,7 +10,9 @@
  * took with a `cluster_id` in their context (skein), CPU time, event-loop utilisation and, when
  * asked, event-loop delay. It exits when its parent disconnects.
  */
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
@@ -111,6 +113,15 @@ service:
   ports = { http: (http.address() as AddressInfo).port, grpc: grpcPort };
 }
 
+// PUSH_ALLOC_PROFILE=<dir>: a sampling profile of every allocation, including what the GC has
+// since collected (which --heap-prof leaves out), written as <dir>/<mode>.heapprofile on exit.
+const allocDir = process.env.PUSH_ALLOC_PROFILE;
+const inspector = allocDir ? new Session() : undefined;
+if (inspector) {
+  inspector.connect();
+  await inspector.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+}
+
 type LoopDelay = ReturnType<typeof monitorEventLoopDelay>;
 let from: { handled: number; cpu: NodeJS.CpuUsage; elu: EventLoopUtilization; delay?: LoopDelay } | undefined;
 process.on('message', (msg: Begin | 'end') => {
@@ -135,6 +146,9 @@ process.on('message', (msg: Begin | 'end') => {
 });
 // The parent went away (finished, or crashed): stop rather than linger with open ports.
 process.on('disconnect', () => {
-  void (service?.shutdown() ?? Promise.resolve()).finally(() => process.exit(0));
+  const profiled = inspector
+    ? inspector.post('HeapProfiler.stopSampling').then(({ profile }) => writeFileSync(`${allocDir}/${mode}.heapprofile`, JSON.stringify(profile)))
+    : Promise.resolve();
+  void profiled.then(() => service?.shutdown()).finally(() => process.exit(0));
 });
 process.send({ ready: ports } satisfies Ready);
