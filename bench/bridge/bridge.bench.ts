@@ -8,7 +8,8 @@
  *   npm run bench -- bridge                       # 20,000 series, 30 s windows
  *   npx node bench/bridge/bridge.bench.ts --series 50000 --seconds 60
  *
- * Skein runs as `skein run` with a generated config: with the persistent queue of
+ * Skein runs as the compiled `skein run` (`npm run bench` builds it; run `npx tsc -b` before
+ * running this file on its own) with a generated config: with the persistent queue of
  * configs/bridge.yaml (on disk, like the agent's WAL) and with the memory queue, on Node's
  * defaults; and with the persistent queue and the V8 flags docs/bridge.md recommends for the
  * bridge (a smaller young generation, no allocation-site pretenuring). The generator runs in
