@@ -38,7 +38,7 @@ export function reexecArgv(proc: ProcessView): string[] | undefined {
 
 /**
  * Replaces this process with `skein run` under the flags, when `reexecArgv` asks for it and
- * Node can: `process.execve` exists (Node 23.11 and later, not on Windows) and there is no IPC
+ * Node can: `process.execve` exists (Node 22.15 and later, not on Windows) and there is no IPC
  * channel to a parent, which execve would close. Returns only if it does not.
  */
 export function reexecWithNodeFlags(): void {
