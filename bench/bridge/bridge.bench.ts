@@ -10,10 +10,11 @@
  *
  * Skein runs as the compiled `skein run` (`npm run bench` builds it; run `npx tsc -b` before
  * running this file on its own) with a generated config: with the persistent queue of
- * configs/bridge.yaml (on disk, like the agent's WAL) and with the memory queue, on Node's
- * defaults; and with the persistent queue and the V8 flags docs/bridge.md recommends for the
- * bridge (a smaller young generation, no allocation-site pretenuring). The generator runs in
- * its own process, so its CPU counts for neither.
+ * configs/bridge.yaml (on disk, like the agent's WAL) and with the memory queue, both with the
+ * V8 flags `skein run` applies (NODE_FLAGS in packages/cli/src/node-flags.ts); and with the
+ * persistent queue on Node's own defaults (SKEIN_NODE_FLAGS empty). `--flagsets 'a;b'` replaces
+ * those variants with the persistent queue under each given SKEIN_NODE_FLAGS value (to tune the
+ * flags). The generator runs in its own process, so its CPU counts for neither.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '8' },
     json: { type: 'boolean', default: false },
     only: { type: 'string' },
+    flagsets: { type: 'string' },
   },
 });
 const SERIES = Number(args.series);
@@ -40,25 +42,26 @@ const WARMUP_S = Number(args.warmup);
 /** Samples scraped before the window ends are delivered within this (batch_send_deadline is 5 s for both). */
 const DRAIN_S = 12;
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-/** What docs/bridge.md recommends running the bridge with: see "Memory" there. */
-const BRIDGE_V8_FLAGS = ['--max-semi-space-size=16', '--no-allocation-site-pretenuring'];
 
 const report = new Report(import.meta.url);
 const repo = new URL('../../', import.meta.url).pathname;
 /**
  * `skein run` as operators run it: the compiled command, so without the skein-source condition
- * `npm run bench` puts in NODE_OPTIONS, and with an empty SKEIN_NODE_FLAGS so that each variant
- * runs with exactly its own flags.
+ * `npm run bench` puts in NODE_OPTIONS. `nodeFlags` undefined: the flags `skein run` applies.
  */
 const SKEIN = join(repo, 'packages/cli/dist/src/main.js');
-const skeinEnv = {
-  ...process.env,
-  NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '')
-    .split(' ')
-    .filter((o) => o !== '--conditions=skein-source')
-    .join(' '),
-  SKEIN_NODE_FLAGS: '',
-};
+function skeinEnv(nodeFlags: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_OPTIONS: (process.env.NODE_OPTIONS ?? '')
+      .split(' ')
+      .filter((o) => o !== '--conditions=skein-source')
+      .join(' '),
+  };
+  delete env.SKEIN_NODE_FLAGS;
+  if (nodeFlags !== undefined) env.SKEIN_NODE_FLAGS = nodeFlags;
+  return env;
+}
 const dir = mkdtempSync(join(tmpdir(), 'skein-bridge-bench-'));
 const children: ChildProcess[] = [];
 
@@ -208,16 +211,19 @@ remote_write:
       ),
     );
   }
-  const variants = [
-    { name: 'Skein, persistent queue', job: 'skein_disk', persistent: true, flags: [] },
-    { name: 'Skein, memory queue', job: 'skein_memory', persistent: false, flags: [] },
-    { name: 'Skein, persistent queue, V8 flags', job: 'skein_tuned', persistent: true, flags: BRIDGE_V8_FLAGS },
-  ];
+  const variants: { name: string; job: string; persistent: boolean; nodeFlags?: string }[] =
+    args.flagsets === undefined
+      ? [
+          { name: 'Skein, persistent queue', job: 'skein_disk', persistent: true },
+          { name: 'Skein, memory queue', job: 'skein_memory', persistent: false },
+          { name: "Skein, persistent queue, Node's defaults", job: 'skein_node_defaults', persistent: true, nodeFlags: '' },
+        ]
+      : args.flagsets.split(';').map((f, i) => ({ name: `Skein, persistent queue, SKEIN_NODE_FLAGS='${f}'`, job: `skein_flags${i}`, persistent: true, nodeFlags: f }));
   for (const v of variants) {
     if (!wanted(v.name)) continue;
     const file = join(dir, `${v.job}.yaml`);
     writeFileSync(file, skeinConfig(v.job, v.persistent, await freePort()));
-    runs.push(await measure(v.name, v.job, () => start(process.execPath, [...v.flags, SKEIN, 'run', '--config', file], v.name, skeinEnv)));
+    runs.push(await measure(v.name, v.job, () => start(process.execPath, [SKEIN, 'run', '--config', file], v.name, skeinEnv(v.nodeFlags))));
   }
 } finally {
   for (const c of children) await stop(c);

@@ -28,6 +28,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { Client } from 'undici';
+import { serviceNodeFlags } from '../lib/node-flags.ts';
 import { count, duration, Report } from '../lib/report.ts';
 import type { FleetServerMode, Interval, Ready } from './fleet-server.ts';
 
@@ -125,7 +126,8 @@ function reply<T>(child: ChildProcess, what: string, ms = 60_000): Promise<T> {
 
 async function startServer(mode: FleetServerMode): Promise<Server> {
   const script = join(here, 'fleet-server.ts');
-  const command = PIN ? ['taskset', '-c', '1', process.execPath, script, mode] : [process.execPath, script, mode];
+  const node = [process.execPath, ...serviceNodeFlags(), script, mode];
+  const command = PIN ? ['taskset', '-c', '1', ...node] : node;
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const { ready } = await reply<Ready>(child, 'ready message');

@@ -79,10 +79,11 @@ export class Report {
   /** Prints everything; with `--json` on the command line also writes `.bench-out/<bench>.json`. */
   finish(): void {
     const m = machine();
+    const flags = process.execArgv.filter((f) => f !== '--expose-gc' && !f.startsWith('--conditions'));
     const out: string[] = [
       `## ${this.bench}`,
       '',
-      `\`npm run bench -- ${this.bench}\` · ${m.cores} cores (${m.cpu}) · node ${m.node} · ${m.platform} · load ${m.load1m} at the end · ${((Date.now() - this.#started) / 1000).toFixed(1)} s`,
+      `\`npm run bench -- ${this.bench}\` · ${m.cores} cores (${m.cpu}) · node ${m.node}${flags.length > 0 ? ` ${flags.join(' ')}` : ''} · ${m.platform} · load ${m.load1m} at the end · ${((Date.now() - this.#started) / 1000).toFixed(1)} s`,
       '',
     ];
     for (const t of this.#tables) out.push(`### ${t.title}`, '', ...markdownTable(t), '');

@@ -33,8 +33,10 @@ import {
 import { startRedisServer } from '@skein/extension-threshold-store/testing';
 import { createThresholdProcessor, ThresholdConfigSchema } from '@skein/processor-threshold';
 import { time } from '../lib/measure.ts';
+import { runWithServiceFlags } from '../lib/node-flags.ts';
 import { count, duration, ratio, Report } from '../lib/report.ts';
 
+runWithServiceFlags();
 const report = new Report(import.meta.url);
 const SIZES = [100, 10_000, 100_000];
 const CLUSTER = 'eu-west-1a';

@@ -30,6 +30,7 @@ import protobuf from 'protobufjs';
 import { Client } from 'undici';
 import { METRICS_EXPORT_PATH } from '@skein/receiver-otlp';
 import { median } from '../lib/measure.ts';
+import { serviceNodeFlags } from '../lib/node-flags.ts';
 import { count, duration, Report } from '../lib/report.ts';
 import type { Begin, Interval, Ready, ServerMode } from './push-server.ts';
 
@@ -124,9 +125,8 @@ function reply<T>(child: ChildProcess, what: string, ms = 30_000): Promise<T> {
 
 async function startServer(mode: ServerMode): Promise<Server> {
   const script = join(here, 'push-server.ts');
-  // PUSH_SERVER_FLAGS passes V8/Node flags to the servers only (e.g. --max-semi-space-size=32).
-  const serverFlags = (process.env.PUSH_SERVER_FLAGS ?? '').split(' ').filter(Boolean);
-  const child = fork(script, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...serverFlags] });
+  // Both servers run with the V8 flags `skein run` applies; SKEIN_NODE_FLAGS replaces them, as it does for `skein run`.
+  const child = fork(script, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...serviceNodeFlags(), ...process.execArgv] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const { ready } = await reply<Ready>(child, 'ready message');
   return {
