@@ -16,8 +16,6 @@
  *
  * Targets: < 1 % of a core and < 50 MiB RSS for the process.
  */
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { countDataPoints, defineExporter, Factories, loadConfigText, planGraph, Type, type ReceiverFactory } from '@skein/core';
 import { startService } from '@skein/core/testing';
@@ -25,6 +23,7 @@ import probesExtension from '@skein/extension-probes';
 import type { ProbeReceiver } from '@skein/probe-loop';
 import tcpCheckReceiver from '@skein/receiver-tcpcheck';
 import { count, ratio, Report } from '../lib/report.ts';
+import { startUpstreams } from './upstreams.ts';
 
 const report = new Report(import.meta.url);
 const TARGETS = 1000;
@@ -52,26 +51,7 @@ const cpuSeconds = () => {
   return (u.user + u.system) / 1e6;
 };
 
-// The upstreams: a child process with 1,000 listeners that accept and close.
-const UPSTREAMS = `
-const net = require('node:net');
-const n = Number(process.argv[1]);
-const ports = [];
-let ready = 0;
-for (let i = 0; i < n; i++) {
-  const s = net.createServer((c) => c.destroy());
-  s.listen(0, '127.0.0.1', () => {
-    ports.push(s.address().port);
-    if (++ready === n) process.stdout.write(JSON.stringify(ports) + '\\n');
-  });
-}
-`;
-const upstreams = spawn(process.execPath, ['-e', UPSTREAMS, String(TARGETS)], { stdio: ['ignore', 'pipe', 'inherit'] });
-const ports = await new Promise<number[]>((resolve, reject) => {
-  upstreams.once('error', reject);
-  upstreams.once('exit', (code) => reject(new Error(`the upstreams process exited with ${code}`)));
-  createInterface({ input: upstreams.stdout! }).once('line', (line) => resolve(JSON.parse(line) as number[]));
-});
+const { ports, process: upstreams } = await startUpstreams(TARGETS);
 
 // Counts what reaches the exporter, so the bench can prove every cycle probed every target.
 let emittedPoints = 0;
