@@ -12,7 +12,7 @@
  * running this file on its own) with a generated config: with the persistent queue of
  * configs/bridge.yaml (on disk, like the agent's WAL) and with the memory queue, both with the
  * V8 flags `skein run` applies (NODE_FLAGS in packages/cli/src/node-flags.ts); and with the
- * persistent queue on Node's own defaults (SKEIN_NODE_FLAGS empty). `--flagsets 'a;b'` replaces
+ * persistent queue on Node's own defaults (SKEIN_NODE_FLAGS empty). `--flagsets='a;b'` replaces
  * those variants with the persistent queue under each given SKEIN_NODE_FLAGS value (to tune the
  * flags). The generator runs in its own process, so its CPU counts for neither.
  */

@@ -41,7 +41,7 @@ const report = new Report(import.meta.url);
 const SIZES = [100, 10_000, 100_000];
 const CLUSTER = 'eu-west-1a';
 /** Timed pushes per size and round, rounds interleaving the sizes, and the warm-up per size. */
-const PUSHES = { perRound: 40_000, rounds: 5, warmUp: 20_000, maxMsPerRound: 2_000 };
+const PUSHES = { perRound: 40_000, rounds: 9, warmUp: 20_000, maxMsPerRound: 2_000 };
 /**
  * Every push is followed by a turn of the event loop, as in a server where each push is an I/O
  * event of its own: the Redis backend's writes go out between pushes, and a 100-node cluster's
