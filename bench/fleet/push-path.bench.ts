@@ -28,10 +28,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { Client } from 'undici';
-import { serviceNodeFlags } from '../lib/node-flags.ts';
+import { runWithServiceFlags, serviceNodeFlags } from '../lib/node-flags.ts';
 import { count, duration, Report } from '../lib/report.ts';
 import type { FleetServerMode, Interval, Ready } from './fleet-server.ts';
 
+// The generator too runs with the service's V8 flags: its own collection pauses would read as
+// server latency.
+runWithServiceFlags();
 const report = new Report(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 

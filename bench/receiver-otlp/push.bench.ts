@@ -30,10 +30,13 @@ import protobuf from 'protobufjs';
 import { Client } from 'undici';
 import { METRICS_EXPORT_PATH } from '@skein/receiver-otlp';
 import { median } from '../lib/measure.ts';
-import { serviceNodeFlags } from '../lib/node-flags.ts';
+import { runWithServiceFlags, serviceNodeFlags } from '../lib/node-flags.ts';
 import { count, duration, Report } from '../lib/report.ts';
 import type { Begin, Interval, Ready, ServerMode } from './push-server.ts';
 
+// The generator too runs with the service's V8 flags: its own collection pauses would read as
+// server latency.
+runWithServiceFlags();
 const report = new Report(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
 
