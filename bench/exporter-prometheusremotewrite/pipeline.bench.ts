@@ -2,12 +2,16 @@
  * End to end in one process (one core): batches pushed into a pipeline → the
  * prometheusremotewrite exporter (translate, queue, shards, encode, snappyjs, undici) → a
  * loopback HTTP server that reads each request and answers 204. Samples per second from the
- * first push until the exporter has counted every sample as sent. The batches enter through a
- * test source receiver, not OTLP: the OTLP receiver's decode cost is measured in
+ * first push until the exporter has counted every sample as sent, with the memory queue and
+ * with the persistent one (`queue.directory`, in a temporary directory). The batches enter
+ * through a test source receiver, not OTLP: the OTLP receiver's decode cost is measured in
  * bench/receiver-otlp.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { metricsBatch, millisToNanos, MetricsRegistry, numberPoint, sum } from '@skein/core';
 import { sourceReceiver, startService } from '@skein/core/testing';
 import remoteWrite, { RemoteWriteMetricNames } from '@skein/exporter-prometheusremotewrite';
@@ -31,7 +35,13 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
 const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1/write`;
 
 const rows: (string | number)[][] = [];
-for (const protocol of ['v1', 'v2'] as const) {
+for (const [protocol, queueKind] of [
+  ['v1', 'memory'],
+  ['v2', 'memory'],
+  ['v1', 'persistent'],
+  ['v2', 'persistent'],
+] as const) {
+  const dir = queueKind === 'persistent' ? mkdtempSync(join(tmpdir(), 'skein-bench-rw-queue-')) : undefined;
   const source = sourceReceiver();
   const registry = new MetricsRegistry();
   const service = await startService(
@@ -42,7 +52,7 @@ exporters:
     endpoint: ${url}
     protocol: ${protocol}
     target_info: {enabled: false}
-    queue: {capacity: 2000000}
+    queue: {capacity: 2000000${dir ? `, directory: ${JSON.stringify(dir)}` : ''}}
     sending: {shards: 4, max_samples_per_send: 2000, batch_send_deadline: 5ms}
 service:
   telemetry: {metrics: {level: none}}
@@ -86,13 +96,14 @@ service:
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (sent() !== pushed) throw new Error(`only ${sent()} of ${pushed} samples sent`);
   await service.shutdown();
-  rows.push([protocol, count(pushed), `${seconds.toFixed(2)} s`, count(pushed / seconds)]);
-  report.figure(`end to end, ${protocol}`, pushed / seconds / 1e6, 'M samples/s');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  rows.push([protocol, queueKind, count(pushed), `${seconds.toFixed(2)} s`, count(pushed / seconds)]);
+  report.figure(`end to end, ${protocol}, ${queueKind} queue`, pushed / seconds / 1e6, 'M samples/s');
 }
 server.close();
 report.table({
   title: 'Pipeline → prometheusremotewrite → loopback store (same process, one core); duplicate timestamps across reused batches are fine for a sink',
-  columns: ['protocol', 'samples', 'elapsed', 'samples/s'],
+  columns: ['protocol', 'queue', 'samples', 'elapsed', 'samples/s'],
   rows,
 });
 report.finish();

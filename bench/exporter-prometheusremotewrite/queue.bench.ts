@@ -1,16 +1,18 @@
 /**
  * The persistent queue's storage, two ways, in the same run: node:sqlite in WAL mode (the
  * exporter's PersistentQueue: push, take, ack) against an append-only segment log
- * (segment-log.ts: append, read, ack). Each cycle appends one entry and acknowledges the one
- * appended `lag` cycles before (a queue a few requests deep), for a small entry (one agent
- * push, 1 sample) and a large one (500 samples). Both durability levels: process crash only
- * (sqlite synchronous=NORMAL; log without fsync) and power loss (synchronous=FULL; fsync).
+ * (segment-log.ts: append, read, ack). Both store the same bytes: a request as the exporter
+ * forms it when a batch is queued (remote write 1.0, snappy-compressed), formed once before the
+ * loop, since the exporter would encode and compress it to send it anyway. Each cycle appends
+ * one request and acknowledges the one appended `lag` cycles before (a queue a few requests
+ * deep), for a small request (one agent push, 1 sample) and a large one (500 samples). Both
+ * durability levels: process crash only (sqlite synchronous=NORMAL; log without fsync) and
+ * power loss (synchronous=FULL; fsync).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PersistentQueue, type RemoteSeries } from '@skein/exporter-prometheusremotewrite';
-import { encodeRecord } from '../../packages/exporter-prometheusremotewrite/src/queue-codec.ts';
+import { formRequests, PersistentQueue, requestBuilder, type RemoteSeries } from '@skein/exporter-prometheusremotewrite';
 import { drive } from '../lib/measure.ts';
 import { count, ratio, Report } from '../lib/report.ts';
 import { SegmentLog } from './segment-log.ts';
@@ -45,17 +47,16 @@ const rows: (string | number)[][] = [];
 for (const sync of ['normal', 'full'] as const) {
   for (const shape of SHAPES) {
     const samples = shape.series.length;
-    const bytes = encodeRecord(shape.series).length;
+    const [formed] = formRequests(requestBuilder('v1'), shape.series, { maxSamples: samples, maxBytes: Infinity });
+    const request = { ...formed!, shard: 0, points: samples };
+    const bytes = request.body.length;
     const limit = sync === 'full' ? { count: Math.min(shape.limit.count, 5000), maxMs: shape.limit.maxMs } : shape.limit;
 
     const sqliteDir = mkdtempSync(join(tmpdir(), 'skein-bench-sqlite-'));
     const q = new PersistentQueue({ directory: sqliteDir, capacity: 1e12, shards: 1, sync });
     const sqlite = await drive(async () => {
-      q.push([{ shard: 0, series: shape.series, samples, points: samples }]);
-      if (q.pending(0) >= LAG * samples) {
-        const [e] = q.take(0, 1);
-        q.ack(0, e!.id);
-      }
+      q.push([request]);
+      if (q.pending(0) >= LAG * samples) q.ack(0, q.take(0)!.id);
     }, limit);
     q.close();
     rmSync(sqliteDir, { recursive: true, force: true });
@@ -64,7 +65,7 @@ for (const sync of ['normal', 'full'] as const) {
     const log = new SegmentLog(logDir, { sync: sync === 'full' });
     let acked = 0;
     const segment = await drive(async () => {
-      const seq = log.append(encodeRecord(shape.series));
+      const seq = log.append(request.body);
       if (seq - acked >= LAG) {
         acked++;
         log.read(acked);
@@ -82,8 +83,8 @@ for (const sync of ['normal', 'full'] as const) {
   }
 }
 report.table({
-  title: 'Append + acknowledge throughput (entries/s and samples/s, one core)',
-  columns: ['sync', 'entry', 'bytes', 'sqlite entries/s', 'sqlite samples/s', 'log entries/s', 'log samples/s', 'log ÷ sqlite'],
+  title: 'Append + acknowledge throughput (requests/s and samples/s, one core)',
+  columns: ['sync', 'request', 'bytes', 'sqlite requests/s', 'sqlite samples/s', 'log requests/s', 'log samples/s', 'log ÷ sqlite'],
   rows,
 });
 report.finish();

@@ -2,13 +2,16 @@
  * The remote-write exporter: translate → queue → shards → requests.
  *
  * `consume` translates a batch into Prometheus series, splits them by shard (the hash of their
- * labels) and appends them to the queue, then resolves: the data is accepted, not yet sent. A
- * full memory queue refuses with a retryable error; a full persistent queue drops its oldest
- * entries instead. Each shard takes its entries in order, cuts them into requests of at most
- * `max_samples_per_send` samples and `max_bytes_per_send` bytes (waiting up to
- * `batch_send_deadline` for a request to fill), and sends one request at a time, retrying 5xx,
- * 429, timeouts and network errors with backoff until it is delivered. Any other 4xx drops the
- * request: its samples are counted and the answer logged.
+ * labels) and appends them to the queue, then resolves: the data is accepted, not yet sent.
+ * Requests hold at most `max_samples_per_send` samples and `max_bytes_per_send` bytes. With the
+ * memory queue, a shard takes its series in order and cuts them into requests when it sends
+ * (waiting up to `batch_send_deadline` for a request to fill); a full memory queue refuses with
+ * a retryable error. With the persistent queue, `consume` cuts each shard's series into
+ * requests, encodes and compresses them, and stores those; a shard sends them as stored (a
+ * retry resends the same bytes); a full persistent queue drops its oldest requests. Each shard
+ * sends one request at a time, retrying 5xx, 429, timeouts and network errors with backoff
+ * until it is delivered. Any other 4xx drops the request: its samples are counted and the
+ * answer logged.
  */
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import {
@@ -27,8 +30,10 @@ import snappy from 'snappyjs';
 import { RemoteWriteClient, type PostResult } from './client.ts';
 import type { RemoteWriteConfig } from './config.ts';
 import { requestBuilder, type Protocol, type RequestBuilder } from './encode.ts';
-import { PersistentQueue } from './persistent-queue.ts';
-import { MemoryQueue, QueueFullError, type EntryInput, type QueueEntry, type SeriesQueue } from './queue.ts';
+import { PersistentQueue, type RequestInput } from './persistent-queue.ts';
+import { decodeV2Request } from './queue-codec.ts';
+import { MemoryQueue, QueueFullError, type Displaced, type EntryInput, type QueueEntry } from './queue.ts';
+import { cut, fill, formRequests, type RequestLimits } from './requests.ts';
 import { backoffMs, isRetryableStatus, parseRetryAfter } from './retry.ts';
 import { sampleCount, type RemoteSeries } from './series.ts';
 import { apportion, conformSeries, seriesHash } from './shard.ts';
@@ -59,21 +64,26 @@ export interface RemoteWriteExporter extends Exporter {
   /** The protocol in use: the configured one, or `v1` after a 2.0 fallback. */
   readonly protocol: Protocol;
   /** The queue, once started. */
-  readonly queue: SeriesQueue | undefined;
+  readonly queue: MemoryQueue | PersistentQueue | undefined;
 }
 
-/** One queue entry being sent, with what has been counted of it so far. */
+/** One memory-queue entry being sent, with what has been counted of it so far. */
 interface InFlight {
   entry: QueueEntry;
   done: number;
   credited: number;
 }
 
-/** A request's worth of one series (a series with more samples than a request holds is cut). */
-interface Piece {
-  series: RemoteSeries;
+/** A request about to be sent. */
+interface Outgoing {
+  protocol: Protocol;
+  /** Snappy-compressed. */
+  body: Uint8Array;
+  /** Samples, native histograms included. */
   samples: number;
-  owner: InFlight;
+  series: number;
+  /** The same series as a compressed 1.0 body, for a store that does not take 2.0. */
+  asV1: () => Uint8Array;
 }
 
 type Outcome = { sent: number; dropped: number; reason: string } | 'stopped';
@@ -82,7 +92,7 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
   const { config, logger, telemetry } = settings;
   const sending = config.sending;
   const maxSamples = sending.max_samples_per_send;
-  const maxBytes = parseSize(sending.max_bytes_per_send);
+  const limits: RequestLimits = { maxSamples, maxBytes: parseSize(sending.max_bytes_per_send) };
   const deadlineMs = parseDuration(sending.batch_send_deadline);
   const minBackoffMs = parseDuration(sending.min_backoff);
   const maxBackoffMs = parseDuration(sending.max_backoff);
@@ -132,7 +142,7 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
   m.sent.inc(0);
 
   let protocol: Protocol = config.protocol;
-  let queue: SeriesQueue | undefined;
+  let queue: MemoryQueue | PersistentQueue | undefined;
   let client: RemoteWriteClient | undefined;
   let state: 'created' | 'running' | 'draining' | 'stopped' = 'created';
   let loops: Promise<void>[] = [];
@@ -140,7 +150,8 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
   const stop = new AbortController();
   /** Resolvers of shards waiting for entries. */
   const waiters: ((() => void) | undefined)[] = [];
-  const builders = new Map<string, RequestBuilder>();
+  /** Builders are filled and compressed without an await in between, so one per protocol serves every shard. */
+  const builders = new Map<Protocol, RequestBuilder>();
 
   const updateQueueGauge = () => m.queueSize.set(queue?.size() ?? 0);
 
@@ -164,30 +175,50 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
       stop.signal.addEventListener('abort', done, { once: true });
     });
 
-  const builderFor = (shard: number): RequestBuilder => {
-    const key = `${shard}/${protocol}`;
-    let b = builders.get(key);
+  const builderFor = (p: Protocol = protocol): RequestBuilder => {
+    let b = builders.get(p);
     if (!b) {
-      b = requestBuilder(protocol, { sendMetadata: config.send_metadata });
-      builders.set(key, b);
+      b = requestBuilder(p, { sendMetadata: config.send_metadata });
+      builders.set(p, b);
     }
     return b;
   };
 
-  /** Counts what a finished request means in data points, per entry, so the totals add up. */
-  const credit = (pieces: readonly Piece[], outcome: { sent: number; dropped: number; reason: string }) => {
-    let points = 0;
-    for (const p of pieces) {
-      const f = p.owner;
-      f.done += p.samples;
-      const target = f.done >= f.entry.samples ? f.entry.points : Math.floor((f.entry.points * f.done) / f.entry.samples);
-      points += target - f.credited;
-      f.credited = target;
-    }
+  /** `series` as one compressed 1.0 request. */
+  const v1Body = (series: readonly RemoteSeries[]): Uint8Array => {
+    const b = builderFor('v1');
+    b.reset();
+    for (const s of series) b.add(s);
+    const body = snappy.compress(b.finish());
+    b.reset();
+    return body;
+  };
+
+  /** Counts a finished request's data points as sent or failed, in proportion to its samples. */
+  const creditPoints = (points: number, outcome: { sent: number; dropped: number; reason: string }) => {
     const total = outcome.sent + outcome.dropped;
     const failedPoints = total === 0 ? 0 : Math.round((points * outcome.dropped) / total);
     if (points - failedPoints > 0) delivery.sent.inc(points - failedPoints);
     if (failedPoints > 0) delivery.failed.inc(failedPoints, { reason: outcome.reason });
+  };
+
+  /** Credits the memory-queue entries that `pieces[from..to)` came from, so their totals add up. */
+  const creditEntries = (
+    pieces: readonly RemoteSeries[],
+    owners: readonly InFlight[],
+    from: number,
+    to: number,
+    outcome: { sent: number; dropped: number; reason: string },
+  ) => {
+    let points = 0;
+    for (let k = from; k < to; k++) {
+      const f = owners[k]!;
+      f.done += pieces[k]!.samples.length + pieces[k]!.histograms.length;
+      const target = f.done >= f.entry.samples ? f.entry.points : Math.floor((f.entry.points * f.done) / f.entry.samples);
+      points += target - f.credited;
+      f.credited = target;
+    }
+    creditPoints(points, outcome);
   };
 
   const fallBackToV1 = (why: string) => {
@@ -211,16 +242,21 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
   };
 
   /** Sends one request until it is delivered, dropped, or the exporter stops. */
-  const sendRequest = async (shard: number, pieces: readonly Piece[], samples: number): Promise<Outcome> => {
-    let builder = builderFor(shard);
-    let body = snappy.compress(builder.finish());
+  const sendRequest = async (shard: number, req: Outgoing): Promise<Outcome> => {
+    const { samples, series } = req;
+    let { protocol: sentAs, body } = req;
+    if (sentAs === 'v2' && protocol === 'v1') {
+      // Queued before this run fell back to 1.0 (or by a run configured for 2.0).
+      body = req.asV1();
+      sentAs = 'v1';
+    }
     const started = Date.now();
     for (let attempt = 0; ; ) {
       const t0 = performance.now();
       let res: PostResult | undefined;
       let failure: unknown;
       try {
-        res = await client!.post(body, builder.protocol, stop.signal);
+        res = await client!.post(body, sentAs, stop.signal);
       } catch (err) {
         failure = err;
       }
@@ -232,24 +268,21 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
       if (res) {
         m.requests.inc(1, { status_code: String(res.status) });
         const ok = res.status >= 200 && res.status < 300;
-        const v2Refused = builder.protocol === 'v2' && (res.status === 415 || (ok && written(res.headers) === undefined));
+        const v2Refused = sentAs === 'v2' && (res.status === 415 || (ok && written(res.headers) === undefined));
         if (v2Refused) {
           // A 1.0 store answers 415, or decodes the 2.0 body as an empty 1.0 request and says 2xx
           // without the *-Written headers (the 2.0 spec says to treat that as a 415).
           fallBackToV1(res.status === 415 ? '415 Unsupported Media Type' : `${res.status} without X-Prometheus-Remote-Write-*-Written headers`);
-          builder.reset();
-          builder = builderFor(shard);
-          builder.reset();
-          for (const p of pieces) builder.add(p.series);
-          body = snappy.compress(builder.finish());
+          body = req.asV1();
+          sentAs = 'v1';
           continue;
         }
         if (ok) {
-          const w = builder.protocol === 'v2' ? written(res.headers)! : samples;
+          const w = sentAs === 'v2' ? written(res.headers)! : samples;
           const notWritten = Math.max(0, samples - w);
           m.sent.inc(samples - notWritten);
           m.lastSuccess.set(Date.now() / 1000);
-          m.seriesLastPush.set(builder.series);
+          m.seriesLastPush.set(series);
           if (notWritten > 0) {
             m.dropped.inc(notWritten, { reason: 'not_written' });
             logger.warn('the store accepted the request but wrote fewer samples than sent', { shard, samples, written: w });
@@ -263,7 +296,7 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
             shard,
             status_code: res.status,
             samples,
-            series: builder.series,
+            series,
             body: res.errorBody,
           });
           return { sent: 0, dropped: samples, reason: reasonDropped };
@@ -301,56 +334,45 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
     }
   };
 
-  /** Sends entries a shard took, in order; false when the exporter stopped part-way. */
-  const sendEntries = async (shard: number, entries: readonly QueueEntry[]): Promise<boolean> => {
-    const pieces: Piece[] = [];
+  /** Sends entries a memory-queue shard took, in order; false when the exporter stopped part-way. */
+  const sendEntries = async (shard: number, q: MemoryQueue, entries: readonly QueueEntry[]): Promise<boolean> => {
+    const pieces: RemoteSeries[] = [];
+    /** The entry each piece came from. */
+    const owners: InFlight[] = [];
     for (const entry of entries) {
       const owner: InFlight = { entry, done: 0, credited: 0 };
-      for (const s of entry.series) cut(s, owner, maxSamples, pieces);
+      for (const s of entry.series) cut(s, maxSamples, pieces);
+      while (owners.length < pieces.length) owners.push(owner);
     }
-    let i = 0;
-    while (i < pieces.length) {
-      const builder = builderFor(shard);
+    for (let i = 0; i < pieces.length; ) {
+      const builder = builderFor();
       builder.reset();
-      const included: Piece[] = [];
-      let samples = 0;
-      while (i < pieces.length) {
-        const p = pieces[i]!;
-        if (included.length > 0 && samples + p.samples > maxSamples) break;
-        builder.add(p.series);
-        if (included.length > 0 && builder.size() > maxBytes) {
-          builder.undo();
-          break;
-        }
-        included.push(p);
-        samples += p.samples;
-        i++;
-      }
-      const outcome = await sendRequest(shard, included, samples);
+      const end = fill(builder, pieces, i, limits);
+      const included = pieces.slice(i, end);
+      const body = snappy.compress(builder.finish());
+      const outcome = await sendRequest(shard, { protocol: builder.protocol, body, samples: sampleCount(included), series: included.length, asV1: () => v1Body(included) });
       if (outcome === 'stopped') {
-        if (queue!.kind === 'memory') {
-          // Lost with the process: count what was not counted yet, and forget the entries.
-          let lostSamples = 0;
-          let lostPoints = 0;
-          for (const f of new Set(pieces.map((p) => p.owner))) {
-            lostSamples += f.entry.samples - f.done;
-            lostPoints += f.entry.points - f.credited;
-          }
-          m.dropped.inc(lostSamples, { reason: 'shutdown' });
-          if (lostPoints > 0) delivery.failed.inc(lostPoints, { reason: 'shutdown' });
-          queue!.ack(shard, entries.at(-1)!.id);
+        // Lost with the process: count what was not counted yet, and forget the entries.
+        let lostSamples = 0;
+        let lostPoints = 0;
+        for (const f of new Set(owners)) {
+          lostSamples += f.entry.samples - f.done;
+          lostPoints += f.entry.points - f.credited;
         }
+        m.dropped.inc(lostSamples, { reason: 'shutdown' });
+        if (lostPoints > 0) delivery.failed.inc(lostPoints, { reason: 'shutdown' });
+        q.ack(shard, entries.at(-1)!.id);
         return false;
       }
-      credit(included, outcome);
+      creditEntries(pieces, owners, i, end, outcome);
+      i = end;
     }
     return true;
   };
 
-  const runShard = async (shard: number): Promise<void> => {
+  const runMemoryShard = async (shard: number, q: MemoryQueue): Promise<void> => {
     let deadline: number | undefined;
     while (!stop.signal.aborted) {
-      const q = queue!;
       const pending = q.pending(shard);
       if (pending === 0) {
         deadline = undefined;
@@ -368,10 +390,45 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
       }
       deadline = undefined;
       const entries = q.take(shard, maxSamples);
-      if (!(await sendEntries(shard, entries))) return;
+      if (!(await sendEntries(shard, q, entries))) return;
       q.ack(shard, entries.at(-1)!.id);
       updateQueueGauge();
     }
+  };
+
+  /** Sends the persistent queue's requests of `shard` as they were stored, oldest first. */
+  const runStoredShard = async (shard: number, q: PersistentQueue): Promise<void> => {
+    while (!stop.signal.aborted) {
+      const req = q.take(shard);
+      if (req === undefined) {
+        if (state !== 'running') return;
+        await waitForWork(shard);
+        continue;
+      }
+      const outcome = await sendRequest(shard, {
+        protocol: req.protocol,
+        body: req.body,
+        samples: req.samples + req.histograms,
+        series: req.series,
+        asV1: () => v1Body(decodeV2Request(snappy.uncompress(req.body))),
+      });
+      // Stopped: the request stays on disk for the next start.
+      if (outcome === 'stopped') return;
+      creditPoints(req.points, outcome);
+      q.ack(shard, req.id);
+      updateQueueGauge();
+    }
+  };
+
+  /** Each part's series as compressed requests, its points apportioned over them by samples. */
+  const toRequests = (parts: readonly EntryInput[]): RequestInput[] => {
+    const out: RequestInput[] = [];
+    for (const p of parts) {
+      const formed = formRequests(builderFor(), p.series, limits);
+      const points = apportion(p.points, formed.map((r) => r.samples + r.histograms));
+      formed.forEach((r, i) => out.push({ ...r, shard: p.shard, points: points[i]! }));
+    }
+    return out;
   };
 
   return {
@@ -389,9 +446,18 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
       if (state !== 'created') return;
       const shards = sending.shards;
       if (config.queue.directory) {
-        const pq = new PersistentQueue({ directory: config.queue.directory, capacity: config.queue.capacity, shards, sync: config.queue.sync });
+        const pq = new PersistentQueue({
+          directory: config.queue.directory,
+          capacity: config.queue.capacity,
+          shards,
+          sync: config.queue.sync,
+          form: (series) => formRequests(builderFor(), series, limits),
+        });
+        if (pq.migrated && pq.migrated.rows > 0) {
+          logger.info('converted the persistent queue from the previous format (series) to requests', { file: pq.file, ...pq.migrated });
+        }
         if (pq.shardsFromFile) {
-          logger.warn('the persistent queue holds entries split for another shard count; using it until restarted with an empty queue', {
+          logger.warn('the persistent queue holds requests split for another shard count; using it until restarted with an empty queue', {
             configured: shards,
             used: pq.shards,
           });
@@ -401,13 +467,14 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
       } else {
         queue = new MemoryQueue(config.queue.capacity, shards);
       }
-      client = new RemoteWriteClient(config, { connections: queue.shards, timeoutMs: parseDuration(config.timeout) });
-      m.shards.set(queue.shards);
-      m.queueCapacity.set(queue.capacity);
+      const q = queue;
+      client = new RemoteWriteClient(config, { connections: q.shards, timeoutMs: parseDuration(config.timeout) });
+      m.shards.set(q.shards);
+      m.queueCapacity.set(q.capacity);
       updateQueueGauge();
       state = 'running';
-      loops = Array.from({ length: queue.shards }, (_, s) =>
-        runShard(s).catch((err) => {
+      loops = Array.from({ length: q.shards }, (_, s) =>
+        (q.kind === 'memory' ? runMemoryShard(s, q) : runStoredShard(s, q)).catch((err) => {
           logger.error('a remote-write shard stopped on an unexpected error', { shard: s, err });
         }),
       );
@@ -443,9 +510,9 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
       const shares = apportion(Math.max(0, points - droppedPoints), parts.map((p) => p.samples));
       parts.forEach((p, i) => (p.points = shares[i]!));
       const accepted = shares.reduce((a, b) => a + b, 0);
-      let displaced;
+      let displaced: Displaced;
       try {
-        displaced = q.push(parts);
+        displaced = q.kind === 'memory' ? q.push(parts) : q.push(toRequests(parts));
       } catch (err) {
         if (!(err instanceof QueueFullError)) throw err;
         const tooBig = parts.reduce((a, p) => a + p.samples, 0) > q.capacity;
@@ -459,7 +526,7 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
         logger.warn('the persistent queue is full; dropped its oldest samples', { samples: displaced.samples, capacity: q.capacity });
       }
       updateQueueGauge();
-      for (const p of parts) if (q.pending(p.shard) >= maxSamples || waiters[p.shard]) wake(p.shard);
+      for (const p of parts) wake(p.shard);
     },
 
     shutdown() {
@@ -475,7 +542,7 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
         clearTimeout(timer);
         stop.abort();
         const q = queue!;
-        if (q instanceof MemoryQueue) {
+        if (q.kind === 'memory') {
           const left = q.remaining();
           if (left.samples > 0) {
             m.dropped.inc(left.samples, { reason: 'shutdown' });
@@ -493,24 +560,6 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
       return stopping;
     },
   };
-}
-
-/** A series with more samples than fit in one request is cut into several, in order. */
-function cut(series: RemoteSeries, owner: InFlight, limit: number, into: Piece[]): void {
-  const n = series.samples.length + series.histograms.length;
-  if (n === 0) return;
-  if (n <= limit) {
-    into.push({ series, samples: n, owner });
-    return;
-  }
-  for (let i = 0; i < series.samples.length; i += limit) {
-    const samples = series.samples.slice(i, i + limit);
-    into.push({ series: { ...series, samples, histograms: [] }, samples: samples.length, owner });
-  }
-  for (let i = 0; i < series.histograms.length; i += limit) {
-    const histograms = series.histograms.slice(i, i + limit);
-    into.push({ series: { ...series, samples: [], histograms }, samples: histograms.length, owner });
-  }
 }
 
 function isTimeout(err: unknown): boolean {

@@ -13,8 +13,9 @@ export { RemoteWriteConfigSchema, remoteWriteConfigProblems, RESERVED_HEADERS, t
 export { createRemoteWriteExporter, RemoteWriteMetricNames, PUSH_DURATION_BUCKETS, type RemoteWriteExporter, type TranslateFn } from './exporter.ts';
 export { encodeRequest, requestBuilder, type Protocol, type RequestBuilder } from './encode.ts';
 export { CONTENT_TYPE, PROTOCOL_VERSION, USER_AGENT } from './client.ts';
-export { PersistentQueue } from './persistent-queue.ts';
-export { MemoryQueue, QueueFullError, type SeriesQueue, type QueueEntry } from './queue.ts';
+export { PersistentQueue, type PersistentQueueOptions, type RequestInput, type StoredRequest } from './persistent-queue.ts';
+export { MemoryQueue, QueueFullError, type Queue, type QueueEntry } from './queue.ts';
+export { formRequests, type FormedRequest, type RequestLimits } from './requests.ts';
 export type { RemoteSeries, Label, Sample, NativeHistogram, BucketSpan, PromType } from './series.ts';
 
 export default defineExporter({

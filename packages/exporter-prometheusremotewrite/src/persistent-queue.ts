@@ -1,8 +1,12 @@
 /**
- * The persistent queue: SQLite (node:sqlite) in WAL mode, one row per queue entry, in
- * `<directory>/queue.db`. Each push is one transaction, so a crash (kill -9) loses no entry
- * whose push returned, and never leaves half of one. An acknowledged entry is deleted. When
- * full, a push deletes the oldest entries no shard has taken yet, in the same transaction.
+ * The persistent queue: SQLite (node:sqlite) in WAL mode, in `<directory>/queue.db`, one row
+ * per request ready to send (encoded and snappy-compressed when its batch was queued). Each
+ * push is one transaction, so a crash (kill -9) loses no request whose push returned, and never
+ * leaves half of one. An acknowledged request is deleted. When full, a push deletes the oldest
+ * requests no shard has taken yet, in the same transaction.
+ *
+ * A file of the previous format (a row of series per consume and shard) has its rows formed
+ * into requests when it is opened, in one transaction and in order, so they are sent first.
  *
  * Chosen over an append-only segment log by bench/exporter-prometheusremotewrite/queue.bench.ts
  * and the crash test (see the package README for the figures).
@@ -10,17 +14,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { decodeRecord, encodeRecord } from './queue-codec.ts';
-import { QueueFullError, type Displaced, type EntryInput, type QueueEntry, type SeriesQueue } from './queue.ts';
+import { decodeRecord } from './queue-codec.ts';
+import { QueueFullError, type Displaced, type Queue } from './queue.ts';
+import type { FormedRequest } from './requests.ts';
 import type { RemoteSeries } from './series.ts';
+import { apportion } from './shard.ts';
 
-/**
- * Samples of entries this process pushed that are also kept in memory, as pushed, until taken:
- * in the usual case a shard takes an entry within seconds, and decoding it back from the file
- * would cost more than encoding it did. The file stays the record (a crash or restart reads it
- * back); past this bound, entries are read from the file only.
- */
-const LIVE_SAMPLES = 100_000;
+/** `PRAGMA user_version` of this format. The previous format (series records) left it at 0. */
+const FORMAT = 2;
 
 export interface PersistentQueueOptions {
   directory: string;
@@ -31,36 +32,46 @@ export interface PersistentQueueOptions {
    * an fsync per push.
    */
   sync?: 'normal' | 'full';
+  /** Forms requests from the series of a previous-format row; without it such a file is refused. */
+  form?: (series: RemoteSeries[]) => FormedRequest[];
 }
 
-/** Taken entries of one shard, oldest first, until acknowledged. */
-interface Taken {
+/** A request as queued: what one shard sends as it is. */
+export interface StoredRequest extends FormedRequest {
   id: number;
-  samples: number;
+  shard: number;
+  /** The OTLP data points its samples stand for (for the exporter's sent/failed counters). */
+  points: number;
 }
 
-export class PersistentQueue implements SeriesQueue {
+export type RequestInput = Omit<StoredRequest, 'id'>;
+
+/** What dropping the oldest requests reads of each. */
+type Victim = Pick<StoredRequest, 'id' | 'shard' | 'samples' | 'histograms' | 'points'>;
+
+/** Samples in the queue's unit: native histograms count one each. */
+const sizeOf = (r: { samples: number; histograms: number }) => r.samples + r.histograms;
+
+export class PersistentQueue implements Queue {
   readonly kind = 'persistent';
   readonly capacity: number;
-  /** From the queue file when it holds entries written with another shard count. */
+  /** From the queue file when it holds requests split for another shard count. */
   readonly shards: number;
   /** Set when the file's shard count won over the configured one. */
   readonly shardsFromFile: boolean;
+  /** What opening the file converted from the previous format, if it was one. */
+  readonly migrated: { rows: number; requests: number; samples: number } | undefined;
   readonly file: string;
   readonly #db: DatabaseSync;
   readonly #insert: StatementSync;
-  readonly #takeStmt: StatementSync;
-  readonly #ackStmt: StatementSync;
+  readonly #next: StatementSync;
+  readonly #delete: StatementSync;
   readonly #oldest: StatementSync;
-  readonly #deleteOne: StatementSync;
   readonly #pending: number[];
   /** The highest id each shard has taken (0: none). */
   readonly #cursor: number[];
-  readonly #taken: Taken[][];
-  /** Untaken entries pushed by this process, by id (see LIVE_SAMPLES). */
-  readonly #live = new Map<number, { series: RemoteSeries[]; samples: number }>();
-  #liveSamples = 0;
-  readonly #bodyStmt: StatementSync;
+  /** Samples of each taken, unacknowledged request, by id. */
+  readonly #taken = new Map<number, number>();
   #size = 0;
   #closed = false;
 
@@ -73,153 +84,159 @@ export class PersistentQueue implements SeriesQueue {
     try {
       db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = ${opts.sync === 'full' ? 'FULL' : 'NORMAL'}; PRAGMA locking_mode = EXCLUSIVE;`);
       // The first write takes the exclusive lock and keeps it until close: a second process
-      // on the same directory fails here instead of sending the same entries.
+      // on the same directory fails here instead of sending the same requests.
       db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      db.close();
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new Error(/locked|busy/i.test(msg) ? `queue ${this.file} is in use by another process` : `cannot open queue ${this.file}: ${msg}`, { cause: err });
+    }
+    try {
+      const version = (db.prepare('PRAGMA user_version').get() as { user_version: number }).user_version;
+      if (version > FORMAT) throw new Error(`it was written by a newer version of the exporter (format ${version}, this one reads up to ${FORMAT}); move it away or upgrade`);
       db.exec(`
-        CREATE TABLE IF NOT EXISTS entries (
+        CREATE TABLE IF NOT EXISTS requests (
           id INTEGER PRIMARY KEY AUTOINCREMENT,
           shard INTEGER NOT NULL,
+          protocol TEXT NOT NULL,
           samples INTEGER NOT NULL,
+          histograms INTEGER NOT NULL,
+          series INTEGER NOT NULL,
           points INTEGER NOT NULL,
           body BLOB NOT NULL
         );
-        CREATE INDEX IF NOT EXISTS entries_by_shard ON entries (shard, id);
+        CREATE INDEX IF NOT EXISTS requests_by_shard ON requests (shard, id);
         CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
       `);
-      const count = (db.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number }).n;
+      this.#insert = db.prepare('INSERT INTO requests (shard, protocol, samples, histograms, series, points, body) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      this.migrated = this.#migrate(opts.form);
+      db.exec(`PRAGMA user_version = ${FORMAT}`);
+      const count = (db.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n;
       const stored = db.prepare("SELECT value FROM meta WHERE key = 'shards'").get() as { value: string } | undefined;
-      // Entries were split by the stored shard count; re-splitting them could reorder a series.
+      // Requests were split by the stored shard count; re-splitting them could reorder a series.
       const useStored = count > 0 && stored !== undefined && Number(stored.value) !== opts.shards;
       this.shards = useStored ? Number(stored.value) : opts.shards;
       this.shardsFromFile = useStored;
       db.prepare("INSERT INTO meta (key, value) VALUES ('shards', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(this.shards));
       db.exec('COMMIT');
     } catch (err) {
+      db.exec('ROLLBACK');
       db.close();
       const msg = err instanceof Error ? err.message : String(err);
-      throw new Error(/locked|busy/i.test(msg) ? `queue ${this.file} is in use by another process` : `cannot open queue ${this.file}: ${msg}`, { cause: err });
+      throw new Error(`cannot open queue ${this.file}: ${msg}`, { cause: err });
     }
-    this.#insert = db.prepare('INSERT INTO entries (shard, samples, points, body) VALUES (?, ?, ?, ?)');
-    this.#takeStmt = db.prepare('SELECT id, samples, points FROM entries WHERE shard = ? AND id > ? ORDER BY id LIMIT 256');
-    this.#bodyStmt = db.prepare('SELECT body FROM entries WHERE id = ?');
-    this.#ackStmt = db.prepare('DELETE FROM entries WHERE shard = ? AND id <= ?');
-    this.#oldest = db.prepare('SELECT id, shard, samples, points FROM entries ORDER BY id');
-    this.#deleteOne = db.prepare('DELETE FROM entries WHERE id = ?');
+    this.#next = db.prepare('SELECT id, shard, protocol, samples, histograms, series, points, body FROM requests WHERE shard = ? AND id > ? ORDER BY id LIMIT 1');
+    this.#delete = db.prepare('DELETE FROM requests WHERE id = ?');
+    this.#oldest = db.prepare('SELECT id, shard, samples, histograms, points FROM requests ORDER BY id');
     this.#pending = new Array<number>(this.shards).fill(0);
     this.#cursor = new Array<number>(this.shards).fill(0);
-    this.#taken = Array.from({ length: this.shards }, () => []);
-    for (const row of db.prepare('SELECT shard, SUM(samples) AS n FROM entries GROUP BY shard').all() as { shard: number; n: number }[]) {
+    for (const row of db.prepare('SELECT shard, SUM(samples + histograms) AS n FROM requests GROUP BY shard').all() as { shard: number; n: number }[]) {
       if (row.shard < this.shards) this.#pending[row.shard] = row.n;
       this.#size += row.n;
     }
   }
 
+  /** Forms the rows of a previous-format `entries` table into requests, in order, and drops it. */
+  #migrate(form: PersistentQueueOptions['form']): PersistentQueue['migrated'] {
+    const db = this.#db;
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").get() === undefined) return undefined;
+    const done = { rows: 0, requests: 0, samples: 0 };
+    for (const row of db.prepare('SELECT shard, points, body FROM entries ORDER BY id').iterate() as Iterable<{ shard: number; points: number; body: Uint8Array }>) {
+      if (form === undefined) throw new Error('it holds requests in the previous format, and nothing was given to convert them');
+      const requests = form(decodeRecord(row.body));
+      const points = apportion(row.points, requests.map(sizeOf));
+      requests.forEach((r, i) => {
+        this.#insert.run(row.shard, r.protocol, r.samples, r.histograms, r.series, points[i]!, r.body);
+        done.samples += sizeOf(r);
+      });
+      done.rows++;
+      done.requests += requests.length;
+    }
+    db.exec('DROP TABLE entries');
+    return done;
+  }
+
+  /** Samples held, taken-but-unacknowledged included. */
   size(): number {
     return this.#size;
   }
 
-  /** Entries held (tests and the crash check read it). */
-  entries(): number {
-    return (this.#db.prepare('SELECT COUNT(*) AS n FROM entries').get() as { n: number }).n;
+  /** Requests held (tests and the crash check read it). */
+  requests(): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM requests').get() as { n: number }).n;
   }
 
+  /** Samples in `shard`'s partition that it has not taken yet. */
   pending(shard: number): number {
     return this.#pending[shard]!;
   }
 
-  push(parts: readonly EntryInput[]): Displaced {
+  /**
+   * Appends the requests of one consume, all or nothing, dropping the oldest untaken ones when
+   * they do not fit; throws QueueFullError when they are more than the whole capacity.
+   */
+  push(requests: readonly RequestInput[]): Displaced {
     let need = 0;
-    for (const p of parts) need += p.samples;
+    for (const r of requests) need += sizeOf(r);
     if (need > this.capacity) throw new QueueFullError(need, this.capacity);
     const displaced = { samples: 0, points: 0 };
     const db = this.#db;
     db.exec('BEGIN');
     try {
       if (this.#size + need > this.capacity) this.#dropOldest(this.#size + need - this.capacity, displaced);
-      const live: [number, { series: RemoteSeries[]; samples: number }][] = [];
-      for (const p of parts) {
-        const { lastInsertRowid } = this.#insert.run(p.shard, p.samples, p.points, encodeRecord(p.series));
-        this.#pending[p.shard]! += p.samples;
-        live.push([Number(lastInsertRowid), { series: p.series as RemoteSeries[], samples: p.samples }]);
-      }
+      for (const r of requests) this.#insert.run(r.shard, r.protocol, r.samples, r.histograms, r.series, r.points, r.body);
       db.exec('COMMIT');
-      for (const [id, entry] of live) {
-        if (this.#liveSamples + entry.samples > LIVE_SAMPLES) break;
-        this.#live.set(id, entry);
-        this.#liveSamples += entry.samples;
-      }
     } catch (err) {
       db.exec('ROLLBACK');
       throw err;
     }
+    for (const r of requests) this.#pending[r.shard]! += sizeOf(r);
     this.#size += need;
     return displaced;
   }
 
-  /** Deletes the oldest untaken entries until `free` samples are freed (or none is left to drop). */
+  /** Deletes the oldest untaken requests until `free` samples are freed (or none is left to drop). */
   #dropOldest(free: number, displaced: Displaced): void {
-    const victims: { id: number; shard: number; samples: number; points: number }[] = [];
+    const victims: Victim[] = [];
     let freed = 0;
-    for (const row of this.#oldest.iterate() as Iterable<{ id: number; shard: number; samples: number; points: number }>) {
-      // A taken entry is being sent; dropping it would count it twice.
+    for (const row of this.#oldest.iterate() as Iterable<Victim>) {
+      // A taken request is being sent; dropping it would count it twice.
       if (row.id <= this.#cursor[row.shard]!) continue;
       victims.push(row);
-      freed += row.samples;
+      freed += sizeOf(row);
       if (freed >= free) break;
     }
     for (const v of victims) {
-      this.#deleteOne.run(v.id);
-      this.#forgetLive(v.id);
-      this.#pending[v.shard]! -= v.samples;
-      this.#size -= v.samples;
-      displaced.samples += v.samples;
+      this.#delete.run(v.id);
+      this.#pending[v.shard]! -= sizeOf(v);
+      this.#size -= sizeOf(v);
+      displaced.samples += sizeOf(v);
       displaced.points += v.points;
     }
   }
 
-  take(shard: number, maxSamples: number): QueueEntry[] {
-    const out: QueueEntry[] = [];
-    let samples = 0;
-    let more = true;
-    while (more && samples < maxSamples) {
-      more = false;
-      for (const row of this.#takeStmt.iterate(shard, this.#cursor[shard]!) as Iterable<{ id: number; samples: number; points: number }>) {
-        more = true;
-        const live = this.#forgetLive(row.id);
-        const series = live ?? decodeRecord((this.#bodyStmt.get(row.id) as { body: Uint8Array }).body);
-        out.push({ id: row.id, samples: row.samples, points: row.points, series });
-        samples += row.samples;
-        this.#cursor[shard] = row.id;
-        this.#taken[shard]!.push({ id: row.id, samples: row.samples });
-        if (samples >= maxSamples) break;
-      }
-    }
-    this.#pending[shard]! -= samples;
-    return out;
+  /** The oldest request of `shard` it has not taken yet, now taken. */
+  take(shard: number): StoredRequest | undefined {
+    const row = this.#next.get(shard, this.#cursor[shard]!) as StoredRequest | undefined;
+    if (row === undefined) return undefined;
+    this.#cursor[shard] = row.id;
+    this.#taken.set(row.id, sizeOf(row));
+    this.#pending[shard]! -= sizeOf(row);
+    return row;
   }
 
-  /** Takes an entry's in-memory copy out, if it has one. */
-  #forgetLive(id: number): RemoteSeries[] | undefined {
-    const live = this.#live.get(id);
-    if (live === undefined) return undefined;
-    this.#live.delete(id);
-    this.#liveSamples -= live.samples;
-    return live.series;
-  }
-
+  /** Deletes a request `shard` took and has finished with (sent, or dropped for good). */
   ack(shard: number, id: number): void {
-    this.#ackStmt.run(shard, id);
-    const taken = this.#taken[shard]!;
-    let n = 0;
-    while (n < taken.length && taken[n]!.id <= id) this.#size -= taken[n++]!.samples;
-    taken.splice(0, n);
+    const samples = this.#taken.get(id);
+    if (samples === undefined || id > this.#cursor[shard]!) throw new Error(`request ${id} was not taken by shard ${shard}`);
+    this.#delete.run(id);
+    this.#taken.delete(id);
+    this.#size -= samples;
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#live.clear();
-    this.#liveSamples = 0;
     this.#db.close();
   }
 }

@@ -1,4 +1,4 @@
-/** A protobuf reader for the persistent queue's own records (see queue-codec.ts). */
+/** A protobuf reader for what the persistent queue stored (see queue-codec.ts). */
 
 const utf8 = new TextDecoder();
 

@@ -1,13 +1,30 @@
 /**
- * Where accepted series wait to be sent. The queue is split into one FIFO partition per shard:
+ * Where accepted series wait to be sent. A queue is split into one FIFO partition per shard:
  * a series always goes to the same shard (by the hash of its labels), and each shard sends its
  * partition in order, one request at a time, so a series' samples arrive in order while the
  * shards send in parallel.
  *
- * Size and capacity are counted in samples (native histograms count one each). Entries a shard
- * has taken stay in the queue until it acknowledges them.
+ * Two kinds share that shape. The memory queue (here) holds series, which a shard cuts into
+ * requests when it sends them (waiting up to `batch_send_deadline` for a request to fill). The
+ * persistent queue (persistent-queue.ts) holds requests, formed when a batch is queued.
+ *
+ * Size and capacity are counted in samples (native histograms count one each). What a shard
+ * has taken stays in the queue until it acknowledges it.
  */
 import type { RemoteSeries } from './series.ts';
+
+/** What the exporter reads of either kind of queue. */
+export interface Queue {
+  readonly kind: 'memory' | 'persistent';
+  readonly capacity: number;
+  /** Partitions, one per shard. */
+  readonly shards: number;
+  /** Samples held, taken-but-unacknowledged included. */
+  size(): number;
+  /** Samples in `shard`'s partition that it has not taken yet. */
+  pending(shard: number): number;
+  close(): void;
+}
 
 /** One consume's series for one shard. */
 export interface QueueEntry {
@@ -20,7 +37,7 @@ export interface QueueEntry {
 
 export type EntryInput = Omit<QueueEntry, 'id'> & { shard: number };
 
-/** What a push displaced (the persistent queue drops its oldest entries when full). */
+/** What a push displaced (the persistent queue drops its oldest requests when full). */
 export interface Displaced {
   samples: number;
   points: number;
@@ -33,29 +50,8 @@ export class QueueFullError extends Error {
   }
 }
 
-export interface SeriesQueue {
-  readonly kind: 'memory' | 'persistent';
-  readonly capacity: number;
-  /** Partitions, one per shard. */
-  readonly shards: number;
-  /** Samples held, taken-but-unacknowledged included. */
-  size(): number;
-  /** Samples in `shard`'s partition that it has not taken yet. */
-  pending(shard: number): number;
-  /**
-   * Appends the parts of one consume, all or nothing. A memory queue without room throws
-   * QueueFullError; a persistent one drops its oldest untaken entries and says how much.
-   */
-  push(parts: readonly EntryInput[]): Displaced;
-  /** The oldest untaken entries of `shard`: whole entries, until `maxSamples` is reached. */
-  take(shard: number, maxSamples: number): QueueEntry[];
-  /** Removes every entry of `shard` up to `id`, which it took and has finished with. */
-  ack(shard: number, id: number): void;
-  close(): void;
-}
-
 /** Bounded in memory; refuses what does not fit, so the sender retries (429/503 upstream). */
-export class MemoryQueue implements SeriesQueue {
+export class MemoryQueue implements Queue {
   readonly kind = 'memory';
   readonly capacity: number;
   readonly shards: number;
@@ -82,6 +78,7 @@ export class MemoryQueue implements SeriesQueue {
     return this.#pending[shard]!;
   }
 
+  /** Appends the parts of one consume, all or nothing; throws QueueFullError without room. */
   push(parts: readonly EntryInput[]): Displaced {
     let need = 0;
     for (const p of parts) need += p.samples;
@@ -94,6 +91,7 @@ export class MemoryQueue implements SeriesQueue {
     return { samples: 0, points: 0 };
   }
 
+  /** The oldest untaken entries of `shard`: whole entries, until `maxSamples` is reached. */
   take(shard: number, maxSamples: number): QueueEntry[] {
     const part = this.#parts[shard]!;
     const out: QueueEntry[] = [];
@@ -109,6 +107,7 @@ export class MemoryQueue implements SeriesQueue {
     return out;
   }
 
+  /** Removes every entry of `shard` up to `id`, which it took and has finished with. */
   ack(shard: number, id: number): void {
     const part = this.#parts[shard]!;
     let n = 0;

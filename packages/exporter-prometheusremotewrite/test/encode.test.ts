@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isStaleNaN, STALE_NAN } from '@skein/prometheus-translation';
+import snappy from 'snappyjs';
 import { encodeRequest, requestBuilder } from '../src/encode.ts';
 import { ProtoWriter } from '../src/proto-writer.ts';
-import { decodeRecord, encodeRecord } from '../src/queue-codec.ts';
+import { decodeRecord, decodeV2Request } from '../src/queue-codec.ts';
+import { formRequests } from '../src/requests.ts';
 import { backoffMs, isRetryableStatus, parseRetryAfter } from '../src/retry.ts';
 import type { NativeHistogram, RemoteSeries } from '../src/series.ts';
 import { apportion, conformSeries, seriesHash } from '../src/shard.ts';
 import { decodeV1, decodeV2 } from './helpers.ts';
+import { encodeRecord } from './testdata/previous-queue-format.ts';
 
 const T = 1_737_000_000_000;
 
@@ -187,8 +190,8 @@ describe('remote write 2.0 encoding', () => {
   });
 });
 
-describe('the persistent queue record', () => {
-  it('keeps every field, stale markers and negative numbers included', () => {
+describe('reading back what the persistent queue stored', () => {
+  it('reads a record of the previous format with every field, stale markers and negative numbers included', () => {
     const input: RemoteSeries[] = [
       { ...series('up', { job: 'node' }, [[T, STALE_NAN]]), type: 'counter', unit: 'seconds', createdTimestampMs: T - 1 },
       { ...series('h', { le: 'x' }, []), type: 'histogram', histograms: [nativeHistogram] },
@@ -200,6 +203,68 @@ describe('the persistent queue record', () => {
     const again = encodeRequest('v1', [out[0]!]);
     const at = again.indexOf(0x09, again.length - 20);
     assert.equal(new DataView(again.buffer, again.byteOffset + at + 1, 8).getBigUint64(0, true), 0x7ff0000000000002n);
+  });
+
+  it('reads a 2.0 request back to the series it was encoded from, so it can be re-encoded as 1.0', () => {
+    const input: RemoteSeries[] = [
+      { ...series('up', { job: 'node' }, [[T, STALE_NAN]]), type: 'counter', unit: 'seconds', createdTimestampMs: T - 1 },
+      { ...series('rpc_seconds', { le: '+Inf' }, [[T, 3]]), type: 'histogram', familyName: 'rpc_seconds', help: 'h' },
+      { ...series('rpc_seconds_bucket', { le: '+Inf' }, [[T, 3]]), type: 'histogram', familyName: 'rpc_seconds', help: 'h' },
+      { ...series('q_sum', { x: 'é' }, [[-1000, -Infinity]]), type: 'summary', familyName: 'q', help: '' },
+      { ...series('native_count', {}, []), type: 'histogram', histograms: [nativeHistogram] },
+    ];
+    const out = decodeV2Request(encodeRequest('v2', input));
+    assert.deepEqual(out, input);
+    assert.ok(isStaleNaN(out[0]!.samples[0]!.value));
+    assert.deepEqual(encodeRequest('v1', out, { sendMetadata: true }), encodeRequest('v1', input, { sendMetadata: true }));
+  });
+});
+
+describe('forming requests', () => {
+  const many = (n: number, samplesEach = 1) =>
+    Array.from({ length: n }, (_, i) =>
+      series(
+        'm',
+        { i: String(i).padStart(3, '0') },
+        Array.from({ length: samplesEach }, (_, k): [number, number] => [T + k, i]),
+      ),
+    );
+
+  it('cuts at max samples, in order, each request a snappy-compressed request of its protocol', () => {
+    for (const protocol of ['v1', 'v2'] as const) {
+      // A native histogram counts as one sample.
+      const input = [...many(5), { ...series('h', {}, []), histograms: [nativeHistogram] }];
+      const formed = formRequests(requestBuilder(protocol), input, { maxSamples: 3, maxBytes: 1 << 20 });
+      assert.deepEqual(
+        formed.map((r) => [r.protocol, r.samples, r.histograms, r.series]),
+        [
+          [protocol, 3, 0, 3],
+          [protocol, 2, 1, 3],
+        ],
+      );
+      const decode = protocol === 'v1' ? decodeV1 : decodeV2;
+      const back = formed.flatMap((r) => decode(snappy.uncompress(r.body)).series);
+      assert.deepEqual(
+        back.map((s) => [s.labels.at(-1)![1], s.samples.length, s.histograms.length]),
+        [['000', 1, 0], ['001', 1, 0], ['002', 1, 0], ['003', 1, 0], ['004', 1, 0], ['h', 0, 1]],
+      );
+      if (protocol === 'v2') {
+        const symbols = formed.map((r) => decodeV2(snappy.uncompress(r.body)).symbols!);
+        assert.ok(symbols[0]!.includes('002') && !symbols[0]!.includes('003'), 'each request has its own symbols table');
+        assert.ok(symbols[1]!.includes('003') && !symbols[1]!.includes('002'));
+      }
+    }
+  });
+
+  it('cuts a series bigger than a request into several, and cuts at max bytes', () => {
+    const big = formRequests(requestBuilder('v1'), many(1, 7), { maxSamples: 3, maxBytes: 1 << 20 });
+    assert.deepEqual(
+      big.map((r) => decodeV1(snappy.uncompress(r.body)).series[0]!.samples.map((x) => x.timestamp - T)),
+      [[0, 1, 2], [3, 4, 5], [6]],
+    );
+    const bySize = formRequests(requestBuilder('v1'), many(10), { maxSamples: 100, maxBytes: 120 });
+    assert.ok(bySize.length > 1 && bySize.every((r) => snappy.uncompress(r.body).length <= 120 || r.series === 1));
+    assert.equal(bySize.reduce((n, r) => n + r.samples, 0), 10);
   });
 });
 

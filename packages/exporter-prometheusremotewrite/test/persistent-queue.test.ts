@@ -1,21 +1,29 @@
 /**
- * The persistent queue: a kill -9 loses nothing a push returned for and keeps the order; when
- * full the oldest entries go and are counted; a restart sends what the last run left.
+ * The persistent queue: it stores ready requests, which are sent byte for byte as stored; a
+ * kill -9 loses nothing a push returned for and keeps the order; when full the oldest requests
+ * go and are counted; a restart sends what the last run left first, a file of the previous
+ * format included.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gauge, metricsBatch, MetricsRegistry, millisToNanos, numberPoint, SelfMetricNames, type MetricsBatch } from '@skein/core';
 import { sourceReceiver, startService } from '@skein/core/testing';
+import { translate } from '@skein/prometheus-translation';
+import snappy from 'snappyjs';
+import { requestBuilder, type Protocol } from '../src/encode.ts';
 import remoteWrite, { RemoteWriteMetricNames as M } from '../src/index.ts';
-import { PersistentQueue } from '../src/persistent-queue.ts';
-import type { EntryInput } from '../src/queue.ts';
+import { PersistentQueue, type RequestInput, type StoredRequest } from '../src/persistent-queue.ts';
+import { formRequests } from '../src/requests.ts';
 import type { RemoteSeries } from '../src/series.ts';
-import { accept, captureLogger, eventually, startMockReceiver, type Responder } from './helpers.ts';
+import { seriesHash } from '../src/shard.ts';
+import { accept, captureLogger, decodeV1, decodeV2, eventually, startMockReceiver, type DecodedRequest, type ReceivedRequest, type Responder } from './helpers.ts';
+import { writePreviousFormatQueue } from './testdata/previous-queue-format.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -27,8 +35,10 @@ function tempDir(): string {
   return d;
 }
 
-function entry(shard: number, value: number, samples = 1): EntryInput {
-  const series: RemoteSeries = {
+const LIMITS = { maxSamples: 2000, maxBytes: 3 << 20 };
+
+function qSeries(value: number, samples = 1): RemoteSeries {
+  return {
     labels: [
       { name: '__name__', value: 'q' },
       { name: 'v', value: String(value) },
@@ -40,10 +50,40 @@ function entry(shard: number, value: number, samples = 1): EntryInput {
     unit: '',
     familyName: 'q',
   };
-  return { shard, samples, points: samples, series: [series] };
 }
 
-const valuesOf = (q: PersistentQueue, shard: number) => q.take(shard, 1e9).map((e) => e.series[0]!.samples[0]!.value);
+/** One request of one series `q{v="<value>"}` with `samples` samples of that value, as the exporter forms it. */
+function request(shard: number, value: number, samples = 1, protocol: Protocol = 'v1'): RequestInput {
+  const [formed] = formRequests(requestBuilder(protocol), [qSeries(value, samples)], LIMITS);
+  return { ...formed!, shard, points: samples };
+}
+
+/** A stored body: snappy-compressed, then decoded by protobufjs from the .proto files. */
+const decodeStored = (r: { protocol: Protocol; body: Uint8Array }): DecodedRequest => (r.protocol === 'v1' ? decodeV1 : decodeV2)(snappy.uncompress(r.body));
+
+/** Takes every untaken request of `shard`, oldest first. */
+function takeAll(q: PersistentQueue, shard: number): StoredRequest[] {
+  const out: StoredRequest[] = [];
+  for (let r = q.take(shard); r !== undefined; r = q.take(shard)) out.push(r);
+  return out;
+}
+
+/** The first sample value of each untaken request of `shard` (taking them). */
+const valuesOf = (q: PersistentQueue, shard: number) => takeAll(q, shard).map((r) => decodeStored(r).series[0]!.samples[0]!.value);
+
+/** The sample values each series arrived with, in arrival order. */
+function valuesBySeries(requests: readonly ReceivedRequest[]): Map<string, number[]> {
+  const bySeries = new Map<string, number[]>();
+  for (const r of [...requests].sort((a, b) => a.at - b.at)) {
+    for (const s of r.body.series) {
+      const key = JSON.stringify(s.labels);
+      bySeries.set(key, [...(bySeries.get(key) ?? []), ...s.samples.map((x) => x.value)]);
+    }
+  }
+  return bySeries;
+}
+
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
 describe('the persistent queue', () => {
   it('loses nothing a push returned for when the process is killed (SIGKILL), and keeps the order', async () => {
@@ -67,11 +107,11 @@ describe('the persistent queue', () => {
 
     const q = new PersistentQueue({ directory: dir, capacity: 1_000_000, shards: 2 });
     try {
-      const held = q.entries();
+      const held = q.requests();
       // Every push the test saw acknowledged is there. The child may have got further than the
       // test read (up to a pipe's worth of lines), but it was stopped well short of its 100,000.
-      assert.ok(held >= lastPushed + 1, `${held} entries after ${lastPushed + 1} pushes returned`);
-      assert.ok(held < 100_000, `the kill landed mid-way: ${held} entries`);
+      assert.ok(held >= lastPushed + 1, `${held} requests after ${lastPushed + 1} pushes returned`);
+      assert.ok(held < 100_000, `the kill landed mid-way: ${held} requests`);
       assert.equal(q.size(), held);
       const even = valuesOf(q, 0);
       const odd = valuesOf(q, 1);
@@ -83,20 +123,53 @@ describe('the persistent queue', () => {
     }
   });
 
-  it('drops its oldest untaken entries when full and says how many', () => {
+  it('stores each request as pushed: the same bytes, a snappy-compressed request of its protocol, read back after a reopen', () => {
+    const dir = tempDir();
+    const q = new PersistentQueue({ directory: dir, capacity: 100, shards: 2 });
+    const pushed = [request(0, 1, 2), request(1, 2, 1, 'v2'), request(0, 3, 4, 'v2')];
+    q.push(pushed.slice(0, 2));
+    q.push(pushed.slice(2));
+    assert.equal(q.size(), 7);
+    q.close();
+    const again = new PersistentQueue({ directory: dir, capacity: 100, shards: 2 });
+    try {
+      assert.equal(again.size(), 7);
+      assert.equal(again.pending(0), 6);
+      const stored = [...takeAll(again, 0), ...takeAll(again, 1)];
+      const expected = [pushed[0]!, pushed[2]!, pushed[1]!];
+      assert.deepEqual(
+        stored.map(({ id: _, ...rest }) => rest),
+        expected,
+        'shard, protocol, counts, points and body as pushed, per shard in push order',
+      );
+      assert.deepEqual(
+        stored.map((r) => {
+          const { protocol, series } = decodeStored(r);
+          return [protocol, series.map((s) => [s.labels, s.samples.map((x) => [x.timestamp, x.value])])];
+        }),
+        [
+          ['v1', [[[['__name__', 'q'], ['v', '1']], [[100, 1], [101, 1]]]]],
+          ['v2', [[[['__name__', 'q'], ['v', '3']], [[300, 3], [301, 3], [302, 3], [303, 3]]]]],
+          ['v2', [[[['__name__', 'q'], ['v', '2']], [[200, 2]]]]],
+        ],
+      );
+    } finally {
+      again.close();
+    }
+  });
+
+  it('drops its oldest untaken requests when full and says how many; refuses a push bigger than the queue', () => {
     const q = new PersistentQueue({ directory: tempDir(), capacity: 10, shards: 2 });
     try {
-      assert.deepEqual(q.push([entry(0, 1, 3), entry(1, 2, 3)]), { samples: 0, points: 0 });
-      assert.deepEqual(q.push([entry(0, 3, 3)]), { samples: 0, points: 0 });
+      assert.deepEqual(q.push([request(0, 1, 3), request(1, 2, 3)]), { samples: 0, points: 0 });
+      assert.deepEqual(q.push([request(0, 3, 3)]), { samples: 0, points: 0 });
       // Shard 0 is sending value 1: it must not be dropped under it.
-      assert.deepEqual(
-        q.take(0, 1).map((e) => e.series[0]!.samples[0]!.value),
-        [1],
-      );
-      assert.deepEqual(q.push([entry(1, 4, 3)]), { samples: 3, points: 3 }, 'value 2, the oldest untaken, made room');
+      assert.equal(decodeStored(q.take(0)!).series[0]!.samples[0]!.value, 1);
+      assert.deepEqual(q.push([request(1, 4, 3)]), { samples: 3, points: 3 }, 'value 2, the oldest untaken, made room');
       assert.equal(q.size(), 9);
       assert.deepEqual(valuesOf(q, 1), [4]);
-      assert.throws(() => q.push([entry(0, 5, 11)]), /does not fit|full/);
+      assert.throws(() => q.push([request(0, 5, 11)]), { name: 'QueueFullError', message: 'the queue is full: 11 samples do not fit in the 10 free' });
+      assert.equal(q.size(), 9, 'the refused push changed nothing');
     } finally {
       q.close();
     }
@@ -105,12 +178,12 @@ describe('the persistent queue', () => {
   it('deletes what was acknowledged and keeps what was taken but not acknowledged across a reopen', () => {
     const dir = tempDir();
     const q = new PersistentQueue({ directory: dir, capacity: 100, shards: 1 });
-    q.push([entry(0, 1)]);
-    q.push([entry(0, 2)]);
-    q.push([entry(0, 3)]);
-    const taken = q.take(0, 2);
-    assert.equal(taken.length, 2);
+    q.push([request(0, 1)]);
+    q.push([request(0, 2)]);
+    q.push([request(0, 3)]);
+    const taken = [q.take(0)!, q.take(0)!];
     q.ack(0, taken[0]!.id);
+    assert.throws(() => q.ack(0, taken[0]!.id), /was not taken/);
     assert.equal(q.size(), 2);
     assert.equal(q.pending(0), 1, 'value 3 is not taken yet');
     q.close();
@@ -132,19 +205,75 @@ describe('the persistent queue', () => {
     }
   });
 
-  it('keeps the shard count its entries were split by until it is empty', () => {
+  it('keeps the shard count its requests were split by until it is empty', () => {
     const dir = tempDir();
     const q = new PersistentQueue({ directory: dir, capacity: 100, shards: 3 });
-    q.push([entry(2, 1)]);
+    q.push([request(2, 1)]);
     q.close();
     const kept = new PersistentQueue({ directory: dir, capacity: 100, shards: 5 });
     assert.equal(kept.shards, 3);
     assert.equal(kept.shardsFromFile, true);
-    kept.ack(2, kept.take(2, 10).at(-1)!.id);
+    kept.ack(2, kept.take(2)!.id);
     kept.close();
     const fresh = new PersistentQueue({ directory: dir, capacity: 100, shards: 5 });
     assert.equal(fresh.shards, 5);
     fresh.close();
+  });
+
+  it('forms the rows of a previous-format file into requests on open, in order, points kept, with its shard count', () => {
+    const dir = tempDir();
+    writePreviousFormatQueue(dir, 3, [
+      { shard: 2, points: 5, series: [qSeries(1, 2), qSeries(2, 3)] },
+      { shard: 0, points: 1, series: [qSeries(3)] },
+      { shard: 2, points: 7, series: [qSeries(4, 1)] },
+    ]);
+    const form = (series: RemoteSeries[]) => formRequests(requestBuilder('v1'), series, { maxSamples: 2, maxBytes: 1 << 20 });
+    const q = new PersistentQueue({ directory: dir, capacity: 100, shards: 4, form });
+    try {
+      assert.deepEqual(q.migrated, { rows: 3, requests: 5, samples: 7 });
+      assert.equal(q.shards, 3, 'split for 3 shards: kept');
+      assert.equal(q.size(), 7);
+      const shard2 = takeAll(q, 2);
+      assert.deepEqual(
+        shard2.map((r) => decodeStored(r).series.map((s) => s.samples.map((x) => x.value))),
+        [[[1, 1]], [[2, 2]], [[2]], [[4]]],
+        'the first row cut at 2 samples a request, then the third row',
+      );
+      assert.deepEqual(
+        shard2.map((r) => r.points),
+        [2, 2, 1, 7],
+        "each row's points apportioned over its requests",
+      );
+      assert.deepEqual(valuesOf(q, 0), [3]);
+    } finally {
+      q.close();
+    }
+    const reopened = new PersistentQueue({ directory: dir, capacity: 100, shards: 3 });
+    try {
+      assert.equal(reopened.migrated, undefined, 'converted once');
+      assert.equal(reopened.requests(), 5);
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it('refuses, naming the file, a previous-format file it cannot convert and one of a newer format, leaving them as they are', () => {
+    const old = tempDir();
+    writePreviousFormatQueue(old, 1, [{ shard: 0, points: 1, series: [qSeries(1)] }]);
+    const before = readFileSync(join(old, 'queue.db'));
+    assert.throws(() => new PersistentQueue({ directory: old, capacity: 100, shards: 1 }), {
+      message: `cannot open queue ${join(old, 'queue.db')}: it holds requests in the previous format, and nothing was given to convert them`,
+    });
+    assert.deepEqual(readFileSync(join(old, 'queue.db')), before);
+
+    const newer = tempDir();
+    new PersistentQueue({ directory: newer, capacity: 100, shards: 1 }).close();
+    const db = new DatabaseSync(join(newer, 'queue.db'));
+    db.exec('PRAGMA user_version = 3');
+    db.close();
+    assert.throws(() => new PersistentQueue({ directory: newer, capacity: 100, shards: 1 }), {
+      message: `cannot open queue ${join(newer, 'queue.db')}: it was written by a newer version of the exporter (format 3, this one reads up to 2); move it away or upgrade`,
+    });
   });
 });
 
@@ -158,7 +287,14 @@ describe('prometheusremotewrite with queue.directory', () => {
       },
     ]);
 
-  async function run(dir: string, respond: Responder, extra = '') {
+  /** YAML flow-map entries of `defaults` with `overrides` on top. */
+  const flow = (defaults: Record<string, string>, overrides: Record<string, string> = {}) =>
+    Object.entries({ ...defaults, ...overrides })
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', ');
+
+  /** A service whose exporter keeps its queue in `dir`; `opts` sets more exporter, `queue` and `sending` keys. */
+  async function run(dir: string, respond: Responder, opts: { protocol?: string; queue?: Record<string, string>; sending?: Record<string, string> } = {}) {
     const receiver = await startMockReceiver(respond);
     const source = sourceReceiver();
     const registry = new MetricsRegistry();
@@ -169,9 +305,10 @@ receivers: {source: {}}
 exporters:
   ${ID}:
     endpoint: ${receiver.url}
+    protocol: ${opts.protocol ?? 'v1'}
     target_info: {enabled: false}
-    queue: {directory: ${JSON.stringify(dir)}, drain_timeout: 100ms${extra}}
-    sending: {shards: 2, min_backoff: 10ms, max_backoff: 20ms, batch_send_deadline: 1ms}
+    queue: {${flow({ directory: JSON.stringify(dir), drain_timeout: '100ms' }, opts.queue)}}
+    sending: {${flow({ shards: '2', min_backoff: '10ms', max_backoff: '20ms', batch_send_deadline: '1ms' }, opts.sending)}}
 service:
   telemetry: {metrics: {level: none}}
   pipelines:
@@ -179,7 +316,10 @@ service:
 `,
       [source.factory, remoteWrite],
       { registry, logger },
-    );
+    ).catch(async (err: unknown) => {
+      await receiver.close();
+      throw err;
+    });
     const entry = source.consumers.get('source')!;
     return {
       receiver,
@@ -207,16 +347,10 @@ service:
     const up = await run(dir, accept);
     try {
       await eventually(() => up.value(M.samplesSent) === 20, 'the 20 kept samples sent after the restart');
-      const bySeries = new Map<string, number[]>();
-      for (const r of up.receiver.accepted().sort((a, b) => a.at - b.at)) {
-        for (const s of r.body.series) {
-          const key = JSON.stringify(s.labels);
-          bySeries.set(key, [...(bySeries.get(key) ?? []), ...s.samples.map((x) => x.value)]);
-        }
-      }
+      const bySeries = valuesBySeries(up.receiver.accepted());
       assert.equal(bySeries.size, 4);
       for (const values of bySeries.values()) assert.deepEqual(values, [0, 1, 2, 3, 4]);
-      assert.equal(up.value(SelfMetricNames.exporterSent), 20, 'the points stored with the entries are counted when they leave');
+      assert.equal(up.value(SelfMetricNames.exporterSent), 20, 'the points stored with the requests are counted when they leave');
       await eventually(() => up.value(M.queueSize) === 0, 'the queue empties');
     } finally {
       await up.stop();
@@ -225,7 +359,7 @@ service:
 
   it('when full, drops the oldest samples and counts them as queue_overflow', async () => {
     const dir = tempDir();
-    const p = await run(dir, () => ({ status: 503 }), ', capacity: 10');
+    const p = await run(dir, () => ({ status: 503 }), { queue: { capacity: '10' } });
     try {
       await p.push(batch(0, 6));
       await p.push(batch(1, 6));
@@ -234,6 +368,127 @@ service:
       assert.ok(dropped > 0, 'some samples were dropped');
       assert.equal(p.value(SelfMetricNames.exporterFailed, { reason: 'queue_overflow' }), dropped);
       assert.equal(p.value(M.queueSize)! + dropped, 18, 'every sample is either queued or counted as dropped');
+      await assert.rejects(p.push(batch(3, 11)), { message: 'a batch of 11 samples is larger than the queue (capacity 10)' });
+      assert.equal(p.value(SelfMetricNames.exporterFailed, { reason: 'too_large' }), 11);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('stores each batch as ready requests and sends those bytes as they are, retries included', async () => {
+    const dir = tempDir();
+    const down = await run(dir, () => ({ status: 503 }));
+    await down.push(batch(0));
+    await down.push(batch(1));
+    await down.receiver.waitForRequests(4);
+    await down.stop();
+
+    const q = new PersistentQueue({ directory: dir, capacity: 100, shards: 2 });
+    const stored = [...takeAll(q, 0), ...takeAll(q, 1)];
+    q.close();
+    // One request per batch and shard (4 series hash to both shards), each a snappy-compressed
+    // 1.0 WriteRequest holding what was pushed.
+    assert.equal(stored.length, 4);
+    const values = stored.flatMap((r) => decodeStored(r).series.map((s) => `${s.labels.find(([n]) => n === 'i')![1]}@${s.samples.map((x) => x.value).join()}`));
+    assert.deepEqual(values.sort(), ['0@0', '0@1', '1@0', '1@1', '2@0', '2@1', '3@0', '3@1']);
+    for (const r of stored) assert.equal(r.samples, decodeStored(r).series.length);
+    const storedBodies = new Set(stored.map((r) => base64(r.body)));
+    for (const r of down.receiver.requests) assert.ok(storedBodies.has(base64(r.raw)), 'every failed attempt carried a stored body, unchanged');
+
+    // Each request fails once, then is accepted.
+    const attempts = new Map<string, number>();
+    const up = await run(dir, (req) => {
+      const key = base64(req.raw);
+      attempts.set(key, (attempts.get(key) ?? 0) + 1);
+      return attempts.get(key) === 1 ? { status: 503 } : accept(req);
+    });
+    try {
+      await eventually(() => up.value(M.samplesSent) === 8, 'the 8 stored samples sent');
+      assert.deepEqual([...attempts.keys()].sort(), [...storedBodies].sort(), 'exactly the stored bodies were sent');
+      assert.deepEqual([...attempts.values()], [2, 2, 2, 2], 'each retried with the same bytes');
+      assert.equal(up.value(M.samplesRetried, { reason: 'http_503' }), 8);
+      assert.equal(up.value(SelfMetricNames.exporterSent), 8);
+      for (const values of valuesBySeries(up.receiver.accepted()).values()) assert.deepEqual(values, [0, 1]);
+    } finally {
+      await up.stop();
+    }
+  });
+
+  it('forms requests when a batch is queued: they follow the batches, cut at max_samples_per_send, without waiting for batch_send_deadline', async () => {
+    const p = await run(tempDir(), accept, { sending: { shards: '1', batch_send_deadline: '1h', max_samples_per_send: '3' } });
+    try {
+      await p.push(batch(0));
+      await p.receiver.waitForAccepted(2);
+      assert.deepEqual(
+        p.receiver.accepted().map((r) => r.body.series.length),
+        [3, 1],
+      );
+      // While the store is slow, batches queue as their own requests: they are not merged.
+      p.receiver.respond = (req) => ({ ...accept(req), delayMs: 50 });
+      await p.push(batch(1, 2));
+      await p.push(batch(2, 2));
+      await p.push(batch(3, 2));
+      await p.receiver.waitForAccepted(5);
+      assert.deepEqual(
+        p.receiver.accepted().map((r) => r.body.series.length),
+        [3, 1, 2, 2, 2],
+      );
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('sends what a queue file of the previous format holds first, then what comes after', async () => {
+    const dir = tempDir();
+    const translateOpts = { targetInfo: false };
+    const entries: { shard: number; points: number; series: RemoteSeries[] }[] = [];
+    for (let round = 0; round < 3; round++) {
+      const byShard: RemoteSeries[][] = [[], []];
+      for (const s of translate(batch(round), translateOpts).series) byShard[seriesHash(s) % 2]!.push(s);
+      byShard.forEach((series, shard) => series.length > 0 && entries.push({ shard, points: series.length, series }));
+    }
+    writePreviousFormatQueue(dir, 2, entries);
+
+    const p = await run(dir, accept);
+    try {
+      assert.ok(p.lines.some((l) => l.msg === 'converted the persistent queue from the previous format (series) to requests' && l.rows === entries.length && l.samples === 12));
+      await p.push(batch(3));
+      await p.push(batch(4));
+      await eventually(() => p.value(M.samplesSent) === 20, 'the 12 samples kept in the old format, then the 8 new ones');
+      const bySeries = valuesBySeries(p.receiver.accepted());
+      assert.equal(bySeries.size, 4);
+      for (const values of bySeries.values()) assert.deepEqual(values, [0, 1, 2, 3, 4]);
+      assert.equal(p.value(SelfMetricNames.exporterSent), 20);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('re-encodes stored 2.0 requests as 1.0 once the store turns out not to take 2.0', async () => {
+    const dir = tempDir();
+    const p = await run(dir, (req) => (req.body.protocol === 'v2' ? { status: 415, delayMs: 100 } : accept(req)), {
+      protocol: 'v2',
+      sending: { shards: '1' },
+    });
+    try {
+      // All three are queued as 2.0 before the first answer comes back.
+      for (let round = 0; round < 3; round++) await p.push(batch(round));
+      await eventually(() => p.value(M.samplesSent) === 12, 'every sample sent');
+      assert.deepEqual(
+        p.receiver.requests.map((r) => [r.body.protocol, r.body.series.length]),
+        [
+          ['v2', 4],
+          ['v1', 4],
+          ['v1', 4],
+          ['v1', 4],
+        ],
+      );
+      for (const values of valuesBySeries(p.receiver.accepted()).values()) assert.deepEqual(values, [0, 1, 2]);
+      const v2 = p.receiver.requests[0]!.body.series.map((s) => [s.labels, s.samples]);
+      const v1 = p.receiver.requests[1]!.body.series.map((s) => [s.labels, s.samples]);
+      assert.deepEqual(v1, v2, 'the same series, re-encoded');
+      assert.equal(p.value(M.requests, { status_code: '415' }), 1);
+      assert.equal(p.lines.filter((l) => String(l.msg).includes('falling back to 1.0')).length, 1);
     } finally {
       await p.stop();
     }

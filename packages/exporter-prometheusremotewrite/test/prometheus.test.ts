@@ -1,10 +1,14 @@
 /**
  * Against a real Prometheus (Debian's package, started with --web.enable-remote-write-receiver):
  * every metric kind sent and read back through /api/v1/query with exact names, labels and
- * values; the 2.0 fallback against a 1.0-only receiver; and an outage: Prometheus stopped while
- * data keeps coming, then started again, with every sample arriving and counted.
+ * values; the 2.0 fallback against a 1.0-only receiver; an outage: Prometheus stopped while
+ * data keeps coming, then started again, with every sample arriving and counted; and the
+ * persistent queue's stored 2.0 requests kept over a restart and delivered as 1.0.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   exponentialHistogram,
@@ -207,6 +211,65 @@ sending: {batch_send_deadline: 10ms, min_backoff: 50ms, max_backoff: 400ms}`);
       const i = Number(s.metric.i);
       const want = Array.from({ length: ROUNDS }, (_, r) => r * 10 + i).reduce((a, b) => a + b, 0);
       assert.equal(s.value[1], String(want), `series i=${i} has the exact values`);
+    }
+  });
+
+  it("keeps the persistent queue's 2.0 requests over an outage and a restart, and delivers them as 1.0 to Prometheus 2.x", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skein-rw-prom-queue-'));
+    const SERIES = 3;
+    const ROUNDS = 6;
+    const base = Date.now() - 60_000;
+    const config = `
+protocol: v2
+target_info: {enabled: false}
+queue: {directory: ${JSON.stringify(dir)}, drain_timeout: 100ms}
+sending: {min_backoff: 50ms, max_backoff: 200ms}`;
+    const round = (r: number) =>
+      metricsBatch([
+        {
+          resource: { 'service.name': 'kept' },
+          metrics: [
+            gauge('kept.gauge', Array.from({ length: SERIES }, (_, i) => numberPoint(r * 10 + i, { timeUnixNano: millisToNanos(base + r * 1000), attributes: { i: String(i) } }))),
+            exponentialHistogram('kept.latency', [
+              exponentialHistogramPoint(
+                { scale: 1, zeroCount: r, positive: { offset: 0, bucketCounts: [1, 2] }, sum: r + 0.5 },
+                { timeUnixNano: millisToNanos(base + r * 1000), startTimeUnixNano: millisToNanos(base - 1000) },
+              ),
+            ]),
+          ],
+        },
+      ]);
+    try {
+      await prom.stop();
+      const first = await exporterPipeline(config);
+      for (let r = 0; r < ROUNDS; r++) await first.push(round(r));
+      await eventually(() => (first.value(M.requests, { status_code: 'error' }) ?? 0) >= 1, 'a request failing while Prometheus is down', 15_000);
+      await first.service.shutdown();
+      assert.equal(first.value(M.samplesSent), 0);
+
+      await prom.start();
+      const second = await exporterPipeline(config);
+      await eventually(() => second.value(M.samplesSent) === ROUNDS * (SERIES + 1), `every sample sent (${second.value(M.samplesSent)})`, 30_000);
+      await second.service.shutdown();
+      assert.ok(second.lines.some((l) => String(l.msg).includes('falling back to 1.0')));
+      assert.equal(second.value(M.samplesDropped), undefined, 'nothing dropped');
+      assert.equal(second.value(SelfMetricNames.exporterSent), ROUNDS * (SERIES + 1));
+
+      const at = (base + (ROUNDS - 1) * 1000) / 1000;
+      const sums = await prom.query('sum_over_time(kept_gauge[5m])', at);
+      assert.equal(sums.length, SERIES);
+      for (const s of sums) {
+        const i = Number(s.metric.i);
+        const want = Array.from({ length: ROUNDS }, (_, r) => r * 10 + i).reduce((a, b) => a + b, 0);
+        assert.equal(s.value[1], String(want), `series i=${i} has every value`);
+      }
+      const counts = await prom.query('count_over_time(kept_gauge[5m])', at);
+      for (const c of counts) assert.equal(c.value[1], String(ROUNDS));
+      // The native histogram of the last round: zero bucket ROUNDS - 1, plus 1 + 2 in the positive buckets.
+      assert.deepEqual(await one('histogram_count(kept_latency)', at), { labels: { job: 'kept' }, value: String(ROUNDS - 1 + 3) });
+      assert.deepEqual(await one('histogram_sum(kept_latency)', at), { labels: { job: 'kept' }, value: String(ROUNDS - 1 + 0.5) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
