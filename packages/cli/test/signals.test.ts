@@ -180,3 +180,51 @@ test('SIGHUP with an invalid config logs the exact problem and keeps the old gra
   skein.signal('SIGTERM');
   assert.equal((await skein.exited).code, 0, skein.describe());
 });
+
+/** heartbeat → debug behind a `slow_start` extension that starts only once `release` exists. */
+function slowStart(t: { after(fn: () => unknown): void }, shutdownTimeout: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'skein-signals-'));
+  const file = join(dir, 'skein.yaml');
+  const release = join(dir, 'release');
+  writeFileSync(
+    file,
+    `plugins: [${JSON.stringify(join(TESTDATA, 'slow-start-extension.ts'))}]
+extensions:
+  slow_start: {release_file: ${JSON.stringify(release)}}
+receivers:
+  heartbeat: {interval: 1h}
+exporters:
+  debug: {}
+service:
+  shutdown_timeout: ${shutdownTimeout}
+  extensions: [slow_start]
+  telemetry: {metrics: {address: "127.0.0.1:0"}}
+  pipelines:
+    metrics: {receivers: [heartbeat], exporters: [debug]}
+`,
+  );
+  const skein = new RunningSkein(['--config', file]);
+  t.after(async () => {
+    await skein.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { skein, release };
+}
+
+test('SIGTERM while the service is still starting: it finishes starting, drains and exits 0', async (t) => {
+  const { skein, release } = slowStart(t, '10s');
+  await skein.waitForLog((l) => l.msg === 'slow start waiting', '"slow start waiting"');
+  skein.signal('SIGTERM');
+  await skein.waitForLog((l) => l.msg === 'draining pipelines', '"draining pipelines"');
+  writeFileSync(release, '');
+  assert.deepEqual(await skein.exited, { code: 0, signal: null }, skein.describe());
+  assert.ok(skein.logs.some((l) => l.msg === 'skein stopped'), skein.describe());
+});
+
+test('SIGTERM while a start never finishes: exit 1 with SKEIN_ERR_SHUTDOWN_TIMEOUT after the grace period', async (t) => {
+  const { skein } = slowStart(t, '300ms');
+  await skein.waitForLog((l) => l.msg === 'slow start waiting', '"slow start waiting"');
+  skein.signal('SIGTERM');
+  assert.deepEqual(await skein.exited, { code: 1, signal: null }, skein.describe());
+  assert.ok(skein.logs.some((l) => l.code === 'SKEIN_ERR_SHUTDOWN_TIMEOUT'), skein.describe());
+});

@@ -69,7 +69,6 @@ export async function runService(opts: RunOptions): Promise<number> {
     currentConfig = await loadWithPlugins(opts.files, opts.factories, opts.plugins ?? [], pluginsLoaded);
     current = await serviceOf(currentConfig);
     logger = current.logger;
-    await current.start();
   } catch (err) {
     if (err instanceof ConfigError) {
       for (const issue of err.issues) logger.error(issue.message, { code: issue.code });
@@ -81,7 +80,19 @@ export async function runService(opts: RunOptions): Promise<number> {
 
   return new Promise<number>((resolveExit) => {
     let stopping = false;
-    let reloading: Promise<void> = Promise.resolve();
+    // The handlers are installed before the service starts, so a SIGTERM that lands while it
+    // starts drains it once it has started instead of killing the process mid-start.
+    const started = current.start().then(
+      () => true,
+      (err: unknown) => {
+        logger.error('skein failed to start', describe(err));
+        stopping = true;
+        cleanup();
+        resolveExit(1);
+        return false;
+      },
+    );
+    let reloading: Promise<void> = started.then(() => undefined);
 
     const stop = async (signal: string) => {
       if (stopping) return;
@@ -93,8 +104,8 @@ export async function runService(opts: RunOptions): Promise<number> {
       const timedOut = new Promise<'timeout'>((r) => {
         timer = setTimeout(() => r('timeout'), graceMs);
       });
-      // The grace period covers a reload still in progress too, so a stuck reload cannot
-      // keep the process from exiting.
+      // The grace period covers a start or reload still in progress too (`reloading` waits
+      // for both), so a stuck one cannot keep the process from exiting.
       const drained = reloading.then(() => current.shutdown()).then(() => 'done' as const);
       const outcome = await Promise.race([drained, timedOut]);
       clearTimeout(timer);

@@ -78,7 +78,7 @@ export const RemoteWriteConfigSchema = Type.Object(
         batch_send_deadline: Type.String({
           format: 'duration',
           default: '5s',
-          description: 'Longest a sample waits for its request to fill up before it is sent anyway.',
+          description: 'Longest a sample waits for its request to fill up before it is sent anyway. Memory queue only: with queue.directory, requests are formed when a batch is queued.',
         }),
         min_backoff: Type.String({ format: 'duration', default: '30ms', description: 'Wait before the first retry; doubled on each further one (with jitter).' }),
         max_backoff: Type.String({ format: 'duration', default: '5s', description: 'Longest wait between retries, unless the store asks for longer with `Retry-After`.' }),
