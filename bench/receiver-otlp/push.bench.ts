@@ -17,9 +17,10 @@
  * clients are hand-written and cheap (raw HTTP/1.1 on net sockets, gRPC on node:http2), and the
  * servers report the CPU they spent per push. Options (or env PUSH_<NAME>): --agents=200
  * --seconds=2 --rounds=3 --rate=2000 --open-count=20000 --open-rounds=2; --only=http|grpc;
- * --library-clients (undici and grpc-js as the agents' clients).
+ * --library-clients (undici and grpc-js as the agents' clients); --pin (each server on CPU 1, this
+ * generator on CPU 0, with taskset).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import { connect } from 'node:net';
@@ -62,6 +63,9 @@ const WARM_UP_MS = 1000;
 const LIBRARY_CLIENTS = process.argv.includes('--library-clients');
 /** `--only=http` or `--only=grpc` runs one transport. */
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+/** Each server on CPU 1 and this generator on CPU 0 (taskset, every thread), so they never share a core. */
+const PIN = process.argv.includes('--pin');
+if (PIN) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
 /** Hard cap on pushes in one closed-loop round, besides its time limit. */
 const ROUND_MAX_PUSHES = 2_000_000;
 /**
@@ -132,6 +136,7 @@ async function startServer(mode: ServerMode): Promise<Server> {
   const child = fork(script, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...serviceNodeFlags(), ...process.execArgv] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const { ready } = await reply<Ready>(child, 'ready message');
+  if (PIN) execFileSync('taskset', ['-a', '-cp', '1', String(child.pid)], { stdio: 'ignore' });
   return {
     mode,
     ports: ready,
