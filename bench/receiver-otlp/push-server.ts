@@ -3,7 +3,9 @@
  * load generator never runs on a server's event loop:
  *
  *   push-server.ts skein   the otlp receiver (HTTP and gRPC) → a no-op exporter
- *   push-server.ts bare    node:http answering 200, grpc-js answering an empty reply
+ *   push-server.ts bare [http2|grpc-js]
+ *                          node:http answering 200; for gRPC, node:http2 (or grpc-js) answering
+ *                          an empty ExportMetricsServiceResponse
  *
  * Over IPC it sends `{ready: {http, grpc}}` (ports on 127.0.0.1), and answers `{loopDelay}`
  * (begin) and `end` with what it did in between: requests handled (bare) or points the exporter
@@ -12,6 +14,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttp2Server } from 'node:http2';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -95,8 +98,31 @@ service:
   http.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
 
+  const grpcPort = process.argv[3] === 'grpc-js' ? await bareGrpcJs() : await bareHttp2();
+  ports = { http: (http.address() as AddressInfo).port, grpc: grpcPort };
+}
+
+/** The cheapest gRPC answer: node:http2, reading the message, then headers, an empty message and grpc-status 0. */
+async function bareHttp2(): Promise<number> {
+  const emptyMessage = Buffer.alloc(5); // not compressed, length 0
+  const server = createHttp2Server();
+  server.on('stream', (stream) => {
+    stream.on('data', () => {});
+    stream.on('end', () => {
+      handled++;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(emptyMessage);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** A grpc-js server with a handler that answers an empty ExportMetricsServiceResponse. */
+async function bareGrpcJs(): Promise<number> {
   const raw = (b: Buffer) => b;
-  const empty = Buffer.alloc(0); // an empty ExportMetricsServiceResponse
+  const empty = Buffer.alloc(0);
   const server = new grpc.Server();
   server.addService(
     { Export: { path: METRICS_EXPORT_PATH, requestStream: false, responseStream: false, requestSerialize: raw, requestDeserialize: raw, responseSerialize: raw, responseDeserialize: raw } },
@@ -107,10 +133,9 @@ service:
       },
     },
   );
-  const grpcPort = await new Promise<number>((resolve, reject) =>
+  return new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
   );
-  ports = { http: (http.address() as AddressInfo).port, grpc: grpcPort };
 }
 
 // PUSH_ALLOC_PROFILE=<dir>: a sampling profile of every allocation, including what the GC has

@@ -4,8 +4,9 @@
  * with metadata `cluster_id`), against
  *
  *   skein: the running `otlp` receiver → a no-op exporter (a real Service, self-metrics on);
- *   bare:  the floor, a node:http server that reads the body and answers 200, and a grpc-js
- *          server that answers an empty ExportMetricsServiceResponse.
+ *   bare:  the floor, a node:http server that reads the body and answers 200, and a node:http2
+ *          server that answers an empty ExportMetricsServiceResponse (--bare-grpc=grpc-js: a
+ *          grpc-js server instead).
  *
  * (a) Closed loop: every agent pushes again as soon as it has its answer, for a bounded time;
  *     req/s and latency, in interleaved rounds (bare, skein, bare, skein, …).
@@ -63,6 +64,9 @@ const WARM_UP_MS = 1000;
 const LIBRARY_CLIENTS = process.argv.includes('--library-clients');
 /** `--only=http` or `--only=grpc` runs one transport. */
 const ONLY = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
+/** The bare gRPC server: node:http2 by hand (the floor), or grpc-js. */
+const BARE_GRPC = process.argv.find((a) => a.startsWith('--bare-grpc='))?.slice('--bare-grpc='.length) ?? 'http2';
+if (BARE_GRPC !== 'http2' && BARE_GRPC !== 'grpc-js') throw new Error(`--bare-grpc must be http2 or grpc-js, got ${JSON.stringify(BARE_GRPC)}`);
 /** Each server on CPU 1 and this generator on CPU 0 (taskset, every thread), so they never share a core. */
 const PIN = process.argv.includes('--pin');
 if (PIN) execFileSync('taskset', ['-a', '-cp', '0', String(process.pid)], { stdio: 'ignore' });
@@ -133,7 +137,7 @@ function reply<T>(child: ChildProcess, what: string, ms = 30_000): Promise<T> {
 async function startServer(mode: ServerMode): Promise<Server> {
   const script = join(here, 'push-server.ts');
   // Both servers run with the V8 flags `skein run` applies; SKEIN_NODE_FLAGS replaces them, as it does for `skein run`.
-  const child = fork(script, [mode], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...serviceNodeFlags(), ...process.execArgv] });
+  const child = fork(script, [mode, BARE_GRPC], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...serviceNodeFlags(), ...process.execArgv] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const { ready } = await reply<Ready>(child, 'ready message');
   if (PIN) execFileSync('taskset', ['-a', '-cp', '1', String(child.pid)], { stdio: 'ignore' });
@@ -464,6 +468,9 @@ const ms = (v: number) => duration(v * 1e6);
 const perPush = (r: Run) => duration((r.server.cpuUs * 1000) / r.server.handled);
 const busy = (r: Run) => `${(r.server.elu * 100).toFixed(0)} %`;
 const MODES = ['bare', 'skein'] as const;
+/** The server column: which bare server answered gRPC. */
+const serverName = (transport: string, mode: (typeof MODES)[number]) =>
+  mode === 'bare' && transport === 'gRPC' ? `bare (${BARE_GRPC === 'http2' ? 'node:http2' : 'grpc-js'})` : mode;
 
 const servers = { bare: await startServer('bare'), skein: await startServer('skein') };
 const transports = (
@@ -497,7 +504,7 @@ try {
       for (const mode of MODES) {
         const mid = [...runs[mode]].sort((a, b) => rps(a) - rps(b))[ROUNDS >> 1]!;
         const pushes = runs[mode].reduce((n, run) => n + run.pushes, 0);
-        closedRows.push([transport.name, mode, count(pushes), count(rps(mid)), ms(mid.p50), ms(mid.p99), perPush(mid), busy(mid)]);
+        closedRows.push([transport.name, serverName(transport.name, mode), count(pushes), count(rps(mid)), ms(mid.p50), ms(mid.p99), perPush(mid), busy(mid)]);
       }
       const throughput = median(runs.skein.map((s, r) => rps(s) / rps(runs.bare[r]!)));
       const cost = median(runs.skein.map((s, r) => cpu(s) / cpu(runs.bare[r]!)));
@@ -524,7 +531,7 @@ try {
         const run = pooled(open[mode]);
         const started = open[mode].reduce((n, r) => n + r.server.handled, 0) / open[mode].reduce((t, r) => t + r.startingSeconds, 0);
         const lag = pooled(open[mode].map((r) => ({ ...r, latencies: r.lag }))).p99;
-        openRows.push([transport.name, mode, count(run.pushes), count(started), ms(run.p50), ms(run.p99), ms(run.max), ms(lag), ms(run.server.loopDelayP99Ms!), perPush(run), busy(run)]);
+        openRows.push([transport.name, serverName(transport.name, mode), count(run.pushes), count(started), ms(run.p50), ms(run.p99), ms(run.max), ms(lag), ms(run.server.loopDelayP99Ms!), perPush(run), busy(run)]);
         if (mode === 'bare') bareP99 = run.p99;
         else {
           report.figure(`${transport.name}: receiver p99 at ${count(RATE)} req/s`, run.p99, 'ms');

@@ -4,7 +4,7 @@
  * so a gzip bomb costs at most the limit plus one zlib chunk, never its inflated size.
  */
 import type { IncomingMessage } from 'node:http';
-import { constants, createGunzip, createInflate, createZstdDecompress, type Gunzip, type Inflate, type ZstdDecompress } from 'node:zlib';
+import { constants, createGunzip, createInflate, createZstdDecompress, gunzip, inflate, type Gunzip, type Inflate, type ZstdDecompress } from 'node:zlib';
 
 export type ContentEncoding = 'identity' | 'gzip' | 'deflate' | 'zstd';
 
@@ -131,5 +131,24 @@ export function readBody(req: IncomingMessage, encoding: ContentEncoding, limit:
     req.on('end', onEnd);
     req.on('error', onAbort);
     req.on('close', onClose);
+  });
+}
+
+/**
+ * A gRPC message compressed with `grpc-encoding` gzip or deflate (the zlib format), inflated to
+ * at most `limit` bytes: zlib stops at the limit. Rejects with BodyTooLargeError or
+ * BadCompressionError.
+ */
+export function inflateMessage(message: Buffer, encoding: 'gzip' | 'deflate', limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (err: (Error & { code?: string }) | null, out: Buffer) => {
+      if (!err) return resolve(out);
+      if (err.code === 'ERR_BUFFER_TOO_LARGE') return reject(new BodyTooLargeError(limit, 'decompressed'));
+      reject(new BadCompressionError(`message is not valid ${encoding}: ${err.message}`));
+    };
+    // maxOutputLength must be at least 1; an empty message inflates to nothing anyway.
+    const options = { maxOutputLength: Math.max(1, limit) };
+    if (encoding === 'gzip') gunzip(message, options, done);
+    else inflate(message, options, done);
   });
 }

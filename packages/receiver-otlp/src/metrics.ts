@@ -1,5 +1,5 @@
 /** The receiver's own metrics, beside the points the framework counts around `consume`. */
-import { DURATION_BUCKETS, receiverRefusedPoints, type ComponentTelemetry } from '@skein/core';
+import { DURATION_BUCKETS, receiverRefusedPoints, type ComponentTelemetry, type CounterChild, type HistogramChild } from '@skein/core';
 import type { Outcome } from './push.ts';
 
 export interface ReceiverMetrics {
@@ -23,10 +23,15 @@ export function receiverMetrics(telemetry: ComponentTelemetry, receiverId: strin
   });
   // The framework's family, so the points refused here and those the pipeline refused are one metric.
   const refused = receiverRefusedPoints(telemetry.registry);
+  // Bound series, made once per transport and outcome: a label lookup per request shows in profiles.
+  const bound = new Map<string, { requests: CounterChild; duration: HistogramChild }>();
   return {
     request(transport, outcome, startedAt) {
-      requests.inc(1, { transport, outcome });
-      duration.observe((performance.now() - startedAt) / 1000, { transport });
+      const key = `${transport} ${outcome}`;
+      let b = bound.get(key);
+      if (!b) bound.set(key, (b = { requests: requests.labels({ transport, outcome }), duration: duration.labels({ transport }) }));
+      b.requests.inc(1);
+      b.duration.observe((performance.now() - startedAt) / 1000);
     },
     invalidPoints(transport, n) {
       refused.inc(n, { receiver: receiverId, transport, reason: 'invalid' });
