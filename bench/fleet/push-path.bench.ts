@@ -27,8 +27,8 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { Client } from 'undici';
 import { runWithServiceFlags, serviceNodeFlags } from '../lib/node-flags.ts';
+import { headerValue, postRequest, rawHttpConnection } from '../lib/raw-http.ts';
 import { count, duration, Report } from '../lib/report.ts';
 import type { FleetServerMode, Interval, Ready } from './fleet-server.ts';
 
@@ -156,34 +156,29 @@ async function startServer(mode: FleetServerMode): Promise<Server> {
 // ---------------------------------------------------------------------------------------------
 // The agents: `CONNECTIONS` keep-alive connections, agent i on connection i mod CONNECTIONS
 
-const headers = { 'content-type': 'application/x-protobuf' };
 
 /** What a reply must carry: nothing (the receiver alone), the two headers (warm-up), or a threshold with the quorum met. */
 type Expect = 'nothing' | 'headers' | 'quorum';
 
-function fleet(port: number) {
-  const clients = Array.from(
-    { length: CONNECTIONS },
-    () => new Client(`http://127.0.0.1:${port}`, { pipelining: 1, keepAliveTimeout: 60_000, headersTimeout: PUSH_TIMEOUT_MS, bodyTimeout: PUSH_TIMEOUT_MS }),
-  );
+async function fleet(port: number) {
+  const connections = await Promise.all(Array.from({ length: CONNECTIONS }, () => rawHttpConnection(port)));
+  const requests = bodies.map((body, i) => postRequest(port, paths[i]!, 'application/x-protobuf', body));
   const agents = {
     expect: 'nothing' as Expect,
     /** Resolves to undefined when the push was accepted and answered as `expect` says, or to what went wrong. */
     async push(i: number): Promise<string | undefined> {
-      try {
-        const res = await clients[i % CONNECTIONS]!.request({ method: 'POST', path: paths[i]!, headers, body: bodies[i] });
-        await res.body.dump();
-        if (res.statusCode !== 200) return `HTTP ${res.statusCode}`;
-        if (agents.expect === 'nothing') return undefined;
-        const quorum = res.headers['ingero-quorum-met'];
-        const threshold = Number(res.headers['ingero-threshold']);
-        const ok = agents.expect === 'headers' ? (quorum === 'true' || quorum === 'false') && Number.isFinite(threshold) : quorum === 'true' && threshold > 0;
-        return ok ? undefined : `reply headers: quorum ${String(quorum)}, threshold ${String(res.headers['ingero-threshold'])}`;
-      } catch (err) {
-        return String(err);
-      }
+      const answer = await connections[i % CONNECTIONS]!.send(requests[i]!);
+      if (typeof answer === 'string') return answer;
+      if (answer.status !== 200) return `HTTP ${answer.status}`;
+      if (agents.expect === 'nothing') return undefined;
+      const quorum = headerValue(answer.head, 'ingero-quorum-met');
+      const threshold = Number(headerValue(answer.head, 'ingero-threshold'));
+      const ok = agents.expect === 'headers' ? (quorum === 'true' || quorum === 'false') && Number.isFinite(threshold) : quorum === 'true' && threshold > 0;
+      return ok ? undefined : `reply headers: quorum ${String(quorum)}, threshold ${String(headerValue(answer.head, 'ingero-threshold'))}`;
     },
-    close: () => Promise.all(clients.map((c) => c.close())),
+    close: async () => {
+      for (const c of connections) c.socket.destroy();
+    },
   };
   return agents;
 }
@@ -206,7 +201,7 @@ interface Round {
 }
 
 /** Starts push k at `k / rate` s (agent `first + k` mod AGENTS) without waiting for earlier answers. */
-async function openLoop(what: string, server: Server, agents: ReturnType<typeof fleet>, total: number, first: number): Promise<Round> {
+async function openLoop(what: string, server: Server, agents: Awaited<ReturnType<typeof fleet>>, total: number, first: number): Promise<Round> {
   const latencies = new Float64Array(total);
   const lag = new Float64Array(total);
   const failures: string[] = [];
@@ -255,13 +250,12 @@ const collect = typeof globalThis.gc === 'function' ? () => globalThis.gc!() : (
 // Every server runs for the whole bench (idle ones cost nothing), and the rounds interleave
 // (receiver, fleet, default, receiver, …), so a spell of load from elsewhere on the machine
 // falls on every mode alike instead of spoiling one.
-const runs: { mode: FleetServerMode; server: Server; agents: ReturnType<typeof fleet>; rounds: Round[] }[] = [];
+const runs: { mode: FleetServerMode; server: Server; agents?: Awaited<ReturnType<typeof fleet>>; rounds: Round[] }[] = [];
 try {
-  for (const mode of MODES) {
-    const server = await startServer(mode);
-    runs.push({ mode, server, agents: fleet(server.port), rounds: [] });
-  }
+  for (const mode of MODES) runs.push({ mode, server: await startServer(mode), rounds: [] });
   for (const run of runs) {
+    // Connected only now: Node's read_header_timeout also closes a connection that has sent nothing yet.
+    run.agents = await fleet(run.server.port);
     run.agents.expect = run.mode === 'receiver' ? 'nothing' : 'headers';
     await openLoop(`${run.mode} warm-up`, run.server, run.agents, AGENTS, 0);
     // Every node is known now, and every cluster has its quorum: every reply must say so.
@@ -270,12 +264,12 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const run of runs) {
       collect();
-      run.rounds.push(await openLoop(`${run.mode} round ${r + 1}`, run.server, run.agents, AGENTS, 0));
+      run.rounds.push(await openLoop(`${run.mode} round ${r + 1}`, run.server, run.agents!, AGENTS, 0));
     }
   }
 } finally {
   for (const run of runs) {
-    await run.agents.close();
+    await run.agents?.close();
     await run.server.stop();
   }
 }

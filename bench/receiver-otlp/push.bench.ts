@@ -31,6 +31,7 @@ import protobuf from 'protobufjs';
 import { Client } from 'undici';
 import { METRICS_EXPORT_PATH } from '@skein/receiver-otlp';
 import { median } from '../lib/measure.ts';
+import { postRequest, rawHttpConnection } from '../lib/raw-http.ts';
 import { runWithServiceFlags, serviceNodeFlags } from '../lib/node-flags.ts';
 import { count, duration, Report } from '../lib/report.ts';
 import type { Begin, Interval, Ready, ServerMode } from './push-server.ts';
@@ -173,58 +174,15 @@ interface Agents {
   close(): Promise<void>;
 }
 
-/**
- * The agents' HTTP/1.1 connections, written by hand: a prebuilt request per agent, and of the
- * answer only the status line and Content-Length are read. undici costs the generator a few
- * times more CPU per push, CPU it takes from the server on a small machine.
- */
+/** The agents' HTTP/1.1 connections, written by hand (bench/lib/raw-http.ts), one per agent. */
 async function rawHttpAgents(port: number): Promise<Agents> {
-  const connections = await Promise.all(
-    bodies.map(async (body, i) => {
-      const head = `POST /v1/metrics?cluster_id=${clusterOf(i)} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/x-protobuf\r\nContent-Length: ${body.length}\r\n\r\n`;
-      const request = Buffer.concat([Buffer.from(head, 'latin1'), body]);
-      const socket = connect({ host: '127.0.0.1', port, noDelay: true });
-      await once(socket, 'connect');
-      // Pushes in order: the first is on the wire, the rest wait for its answer (no pipelining).
-      const waiting: ((failure: string | undefined) => void)[] = [];
-      let pending: Buffer | undefined;
-      const failAll = (why: string) => {
-        for (const resolve of waiting.splice(0)) resolve(why);
-      };
-      socket.on('data', (chunk: Buffer) => {
-        pending = pending ? Buffer.concat([pending, chunk]) : chunk;
-        const end = pending.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const headers = pending.toString('latin1', 0, end);
-        const length = /\r\ncontent-length: *(\d+)/i.exec(headers);
-        if (!length) {
-          socket.destroy();
-          failAll(`an answer without Content-Length: ${JSON.stringify(headers)}`);
-          return;
-        }
-        const total = end + 4 + Number(length[1]);
-        if (pending.length < total) return;
-        const extra = pending.length - total;
-        pending = undefined;
-        const status = headers.slice(9, 12);
-        waiting.shift()!(extra > 0 ? `${extra} bytes after the answer` : status === '200' ? undefined : `HTTP ${status}`);
-        if (waiting.length > 0) socket.write(request);
-      });
-      socket.on('error', (err) => failAll(String(err)));
-      socket.on('close', () => failAll('the server closed the connection'));
-      return {
-        socket,
-        push: () =>
-          new Promise<string | undefined>((resolve) => {
-            if (socket.destroyed) return resolve('the connection is closed');
-            waiting.push(resolve);
-            if (waiting.length === 1) socket.write(request);
-          }),
-      };
-    }),
-  );
+  const requests = bodies.map((body, i) => postRequest(port, `/v1/metrics?cluster_id=${clusterOf(i)}`, 'application/x-protobuf', body));
+  const connections = await Promise.all(bodies.map(() => rawHttpConnection(port)));
   return {
-    push: (i) => connections[i]!.push(),
+    async push(i) {
+      const answer = await connections[i]!.send(requests[i]!);
+      return typeof answer === 'string' ? answer : answer.status === 200 ? undefined : `HTTP ${answer.status}`;
+    },
     abort() {
       for (const c of connections) c.socket.destroy();
     },
