@@ -26,6 +26,12 @@ export const ThresholdStoreConfigSchema = Type.Object(
       default: 100_000,
       description: 'Most nodes held per cluster; a score for a new node past it is refused (counted, reason `cap_nodes`).',
     }),
+    max_nodes: Type.Integer({
+      minimum: 1,
+      default: 1_000_000,
+      description:
+        'Most nodes held over all clusters together (about 165 bytes each); a score for a new node past it is refused (counted, reason `cap_total_nodes`). With Redis it bounds what this replica accepts.',
+    }),
     redis: Type.Optional(
       Type.Object(
         {

@@ -59,7 +59,7 @@ export interface ThresholdStoreOptions {
 
 /** Buckets of the refresh duration histogram, 1 ms to 5 s. */
 const REFRESH_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
-const REFUSALS: Exclude<RecordOutcome, 'accepted'>[] = ['cap_clusters', 'cap_nodes', 'invalid_score', 'invalid_id'];
+const REFUSALS: Exclude<RecordOutcome, 'accepted'>[] = ['cap_clusters', 'cap_nodes', 'cap_total_nodes', 'invalid_score', 'invalid_id'];
 
 export function createThresholdStore(settings: CreateSettings<ThresholdStoreConfig>, opts: ThresholdStoreOptions = {}): ThresholdStoreExtension {
   const { id, config, logger, telemetry } = settings;
@@ -71,12 +71,12 @@ export function createThresholdStore(settings: CreateSettings<ThresholdStoreConf
   const ttlMs = parseDuration(config.ttl);
   const refreshMs = parseDuration(config.refresh_interval);
   let redis: RedisSync | undefined;
-  const limits = { ttlMs, maxClusters: config.max_clusters, maxNodesPerCluster: config.max_nodes_per_cluster };
+  const limits = { ttlMs, maxClusters: config.max_clusters, maxNodesPerCluster: config.max_nodes_per_cluster, maxNodes: config.max_nodes };
   const state = new FleetState(limits, now, config.backend === 'redis' ? (e) => redis!.onRecord(e) : undefined);
 
   const refusedFamily = telemetry.counter({
     name: 'skein_threshold_store_refused_total',
-    help: 'Scores the threshold store refused, by reason (cap_clusters, cap_nodes, invalid_score, invalid_id).',
+    help: 'Scores the threshold store refused, by reason (cap_clusters, cap_nodes, cap_total_nodes, invalid_score, invalid_id).',
     labelNames: ['reason'],
   });
   const refused = new Map<RecordOutcome, CounterChild>(REFUSALS.map((r) => [r, refusedFamily.labels({ reason: r })]));

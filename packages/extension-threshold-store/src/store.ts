@@ -6,7 +6,10 @@
 import { DEFAULT_PARAMS, THRESHOLD_METHODS, thresholdOf, type ThresholdMethod, type ThresholdParams } from './math.ts';
 
 /** What `record` did with a score. Anything but `accepted` left the store unchanged. */
-export type RecordOutcome = 'accepted' | 'cap_clusters' | 'cap_nodes' | 'invalid_score' | 'invalid_id';
+export type RecordOutcome = 'accepted' | 'cap_clusters' | 'cap_nodes' | 'cap_total_nodes' | 'invalid_score' | 'invalid_id';
+
+/** Longest cluster or node ID taken, in UTF-16 units: host names are at most 253. */
+export const MAX_ID_LENGTH = 256;
 
 /** One cluster's threshold as an agent or the API sees it. Frozen; never mutated after it is returned. */
 export interface ThresholdView {
@@ -103,6 +106,8 @@ export interface FleetLimits {
   ttlMs: number;
   maxClusters: number;
   maxNodesPerCluster: number;
+  /** Most nodes over all clusters together. */
+  maxNodes: number;
 }
 
 function sameParams(a: ThresholdParams, b: ThresholdParams): boolean {
@@ -121,6 +126,8 @@ function checkParams(p: ThresholdParams): void {
   if (!Number.isSafeInteger(p.statisticalMin) || p.statisticalMin < 1) throw new RangeError(`statistical_min must be an integer >= 1, got ${p.statisticalMin}`);
 }
 
+const validId = (id: string) => id !== '' && id.length <= MAX_ID_LENGTH;
+
 /**
  * The score map both backends hold locally, and the only place thresholds are computed.
  * Pure: no timers and no I/O; the clock is passed in.
@@ -128,6 +135,8 @@ function checkParams(p: ThresholdParams): void {
 export class FleetState {
   readonly limits: FleetLimits;
   readonly #clusters = new Map<string, ClusterState>();
+  /** Nodes over all clusters, kept for the `maxNodes` cap. */
+  #nodes = 0;
   #params: ThresholdParams = { ...DEFAULT_PARAMS };
   #owner: string | undefined;
   #stale = false;
@@ -171,17 +180,20 @@ export class FleetState {
 
   record(clusterId: string, nodeId: string, score: number, atMs: number): RecordOutcome {
     if (typeof score !== 'number' || !Number.isFinite(score)) return 'invalid_score';
-    if (typeof clusterId !== 'string' || typeof nodeId !== 'string' || clusterId === '' || nodeId === '') return 'invalid_id';
+    if (typeof clusterId !== 'string' || typeof nodeId !== 'string' || !validId(clusterId) || !validId(nodeId)) return 'invalid_id';
     let c = this.#clusters.get(clusterId);
     if (c === undefined) {
       if (this.#clusters.size >= this.limits.maxClusters) return 'cap_clusters';
+      if (this.#nodes >= this.limits.maxNodes) return 'cap_total_nodes';
       c = this.#newCluster(clusterId);
     }
     let e = c.nodes.get(nodeId);
     if (e === undefined) {
       if (c.nodes.size >= this.limits.maxNodesPerCluster) return 'cap_nodes';
+      if (this.#nodes >= this.limits.maxNodes) return 'cap_total_nodes';
       e = scoreEntry(clusterId, nodeId, score, atMs);
       c.nodes.set(nodeId, e);
+      this.#nodes++;
       c.dirty = true;
     } else {
       if (e.score !== score) c.dirty = true;
@@ -233,6 +245,7 @@ export class FleetState {
       for (const [node, e] of c.nodes) if (e.seenMs <= cutoff) c.nodes.delete(node);
       if (c.nodes.size === before) continue;
       expired += before - c.nodes.size;
+      this.#nodes -= before - c.nodes.size;
       c.dirty = true;
       if (c.nodes.size === 0) this.#clusters.delete(c.id);
     }
@@ -305,10 +318,12 @@ export class FleetState {
       c.nodes.set(e.nodeId, e);
     }
     this.#clusters.clear();
+    this.#nodes = 0;
     for (const [id, c] of next) {
       if (c.nodes.size === 0) continue;
       if (c.nodes.size < this.#params.statisticalMin) c.withQuorum = false;
       this.#clusters.set(id, c);
+      this.#nodes += c.nodes.size;
     }
   }
 

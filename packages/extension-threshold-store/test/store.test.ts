@@ -140,6 +140,36 @@ test('caps on clusters and on nodes per cluster refuse only what is new, and cou
   assert.equal(registry.value('skein_threshold_store_refused_total', { reason: 'cap_nodes' }), 1);
 });
 
+test('max_nodes caps the nodes of all clusters together; nodes that expire make room again', async () => {
+  const registry = new MetricsRegistry();
+  let now = 1_000_000;
+  const store = memoryStore({ max_nodes: 3, ttl: '10s' }, { registry, now: () => now });
+  assert.equal(store.record('c1', 'a', 1), 'accepted');
+  assert.equal(store.record('c1', 'b', 1), 'accepted');
+  assert.equal(store.record('c2', 'a', 1), 'accepted');
+  assert.equal(store.record('c2', 'b', 1), 'cap_total_nodes', 'a new node of a known cluster');
+  assert.equal(store.record('c3', 'a', 1), 'cap_total_nodes', 'a node of a new cluster');
+  assert.equal(store.record('c1', 'a', 2), 'accepted', 'a known node still updates at the cap');
+  assert.deepEqual(store.clusters(), ['c1', 'c2']);
+  assert.equal(registry.value('skein_threshold_store_refused_total', { reason: 'cap_total_nodes' }), 2);
+  now += 5_000;
+  store.record('c1', 'a', 3);
+  now += 6_000; // c1/b and c2/a are 11 s old now, c1/a 6 s
+  await store.refresh();
+  assert.equal(registry.value('skein_threshold_store_expired_nodes_total'), 2);
+  assert.equal(store.record('c3', 'a', 1), 'accepted');
+  assert.equal(store.record('c3', 'b', 1), 'accepted');
+  assert.equal(store.record('c3', 'c', 1), 'cap_total_nodes');
+});
+
+test('an ID longer than 256 characters is refused as invalid_id', () => {
+  const store = memoryStore();
+  assert.equal(store.record('c1', 'n'.repeat(256), 1), 'accepted');
+  assert.equal(store.record('c1', 'n'.repeat(257), 1), 'invalid_id');
+  assert.equal(store.record('c'.repeat(257), 'a', 1), 'invalid_id');
+  assert.deepEqual(store.clusters(), ['c1']);
+});
+
 test('thresholds do not depend on the order scores arrived in', async () => {
   const scores = Array.from({ length: 101 }, (_, i) => Math.sin(i) * 0.3 + 0.6);
   const views = [];

@@ -35,20 +35,24 @@ export const REFUSAL_REASONS = [
   'infinite',
   'no_recorded_value',
   'not_gauge',
+  'id_too_long',
   'cap_clusters',
   'cap_nodes',
+  'cap_total_nodes',
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 /**
- * The store's refusals as this processor counts them. IDs and values were checked above, so
- * only the caps occur; the map is total so that a new store rule would still be counted.
+ * The store's refusals as this processor counts them. Values and empty IDs were checked above,
+ * so an invalid ID is one over the store's length limit; the map is total so that a new store
+ * rule would still be counted.
  */
 const STORE_REFUSALS: Record<Exclude<RecordOutcome, 'accepted'>, RefusalReason> = {
   cap_clusters: 'cap_clusters',
   cap_nodes: 'cap_nodes',
+  cap_total_nodes: 'cap_total_nodes',
   invalid_score: 'nan',
-  invalid_id: 'missing_node',
+  invalid_id: 'id_too_long',
 };
 
 /** The computation settings a config gives, defaults filled. */

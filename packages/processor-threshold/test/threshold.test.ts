@@ -162,6 +162,20 @@ test('scores the store caps refuse are counted by the processor under the cap', 
   assert.equal(registry.value('skein_threshold_store_refused_total', { reason: 'cap_nodes' }), 1);
 });
 
+test('the store-wide max_nodes cap and over-long IDs are counted under their own reasons', async () => {
+  const registry = new MetricsRegistry();
+  const store = storeOf({ max_nodes: 2 }, registry);
+  const { processor } = await processorWith({ statistical_min: 1 }, { store, registry });
+  await processor.consume(push('a', 0.5, { cluster: 'c1' }), ctx);
+  await processor.consume(push('b', 0.5, { cluster: 'c2' }), ctx);
+  await processor.consume(push('c', 0.5, { cluster: 'c3' }), ctx);
+  await processor.consume(push('x'.repeat(300), 0.5, { cluster: 'c1' }), ctx);
+  assert.equal(refused(registry, 'cap_total_nodes'), 1);
+  assert.equal(refused(registry, 'id_too_long'), 1);
+  assert.equal(refused(registry, 'missing_node'), 0);
+  assert.deepEqual(store.clusters(), ['c1', 'c2']);
+});
+
 test('a downstream refusal reaches the sender, and the scores were folded all the same', async () => {
   const store = storeOf();
   const { value } = validateAgainst(ThresholdConfigSchema, { store: 'threshold_store', statistical_min: 1 }, ['processors', 'threshold'], undefined);
