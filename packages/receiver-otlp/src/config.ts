@@ -59,9 +59,11 @@ export const GrpcConfigSchema = Type.Object(
       default: '4MiB',
       description: 'Largest request message, after decompression; bigger ones get RESOURCE_EXHAUSTED (not retryable).',
     }),
-    max_concurrent_streams: Type.Optional(
-      Type.Integer({ minimum: 1, description: 'Most concurrent calls on one connection. Default: no limit.' }),
-    ),
+    max_concurrent_streams: Type.Integer({
+      minimum: 1,
+      default: 100,
+      description: 'Most concurrent calls on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); with max_recv_msg_size it bounds what one connection can make Skein buffer.',
+    }),
     keepalive: Type.Object(
       {
         server_parameters: Type.Object(

@@ -116,7 +116,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningServ
   const idleMs = ms(k.max_connection_idle);
   const ageMs = ms(k.max_connection_age);
   const ageGraceMs = ms(k.max_connection_age_grace);
-  const settings: http2.Settings = config.max_concurrent_streams === undefined ? {} : { maxConcurrentStreams: config.max_concurrent_streams };
+  const settings: http2.Settings = { maxConcurrentStreams: config.max_concurrent_streams };
   const server = o.tls
     ? http2.createSecureServer({
         cert: o.tls.cert,

@@ -364,3 +364,17 @@ test('grpc-timeout values: digits and a unit, in milliseconds; anything else is 
   assert.equal(parseGrpcTimeout('7000000n'), 7);
   for (const bad of [undefined, '', '10', 's', '123456789S', '1.5S', '-1S', '10x']) assert.equal(parseGrpcTimeout(bad), undefined, String(bad));
 });
+
+test('max_concurrent_streams is advertised in SETTINGS: 100 by default', async () => {
+  for (const [protocols, expected] of [[GRPC, 100], ['{grpc: {endpoint: "127.0.0.1:0", max_concurrent_streams: 2}}', 2]] as const) {
+    const h = await startOtlp({ protocols });
+    const session = http2.connect(`http://127.0.0.1:${h.grpcPort}`);
+    try {
+      const [settings] = (await once(session, 'remoteSettings')) as [http2.Settings];
+      assert.equal(settings.maxConcurrentStreams, expected);
+    } finally {
+      session.destroy();
+      await h.stop();
+    }
+  }
+});
