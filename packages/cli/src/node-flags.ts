@@ -9,13 +9,13 @@ export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--no-a
 
 /**
  * Flag sets an operator picks with SKEIN_NODE_PROFILE. `small` trades CPU for memory in a
- * mostly idle process such as a probe service: no optimizing or baseline compilers (their
- * code and work memory stay out of RSS), the smallest young generation, V8's size-first
- * heuristics. A busy pipeline pays for it in CPU, so it is never the default.
+ * mostly idle process such as a probe service: no optimizing compilers (their code and work
+ * memory stay out of RSS; the cheap baseline compiler stays), the smallest young generation,
+ * V8's size-first heuristics. A busy pipeline pays for it in CPU, so it is never the default.
  */
 export const NODE_PROFILES: Readonly<Record<string, readonly string[]>> = {
   default: NODE_FLAGS,
-  small: ['--max-semi-space-size=1', '--optimize-for-size', '--no-turbofan', '--no-maglev', '--no-sparkplug'],
+  small: ['--max-semi-space-size=1', '--optimize-for-size', '--no-turbofan', '--no-maglev'],
 };
 
 /** In the environment of the process that was started again, so it never starts again itself. */
