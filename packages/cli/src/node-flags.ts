@@ -7,6 +7,17 @@
 /** The flags `skein run` adds. SKEIN_NODE_FLAGS replaces them; set to an empty value, none. */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--no-allocation-site-pretenuring'];
 
+/**
+ * Flag sets an operator picks with SKEIN_NODE_PROFILE. `small` trades CPU for memory in a
+ * mostly idle process such as a probe service: no optimizing compilers (their code and work
+ * memory stay out of RSS; the cheap baseline compiler stays), the smallest young generation,
+ * V8's size-first heuristics. A busy pipeline pays for it in CPU, so it is never the default.
+ */
+export const NODE_PROFILES: Readonly<Record<string, readonly string[]>> = {
+  default: NODE_FLAGS,
+  small: ['--max-semi-space-size=1', '--optimize-for-size', '--no-turbofan', '--no-maglev'],
+};
+
 /** In the environment of the process that was started again, so it never starts again itself. */
 export const REEXECUTED_ENV = 'SKEIN_NODE_FLAGS_APPLIED';
 
@@ -21,16 +32,24 @@ export interface ProcessView {
 /** `--max_semi_space_size=16` and `--no-max-semi-space-size` both set `max-semi-space-size`. */
 const flagName = (flag: string) => flag.replace(/^--(no-)?/, '').split('=')[0]!.replaceAll('_', '-');
 
+/** The flags wanted: SKEIN_NODE_FLAGS if set, else those of SKEIN_NODE_PROFILE (`default` if unset). */
+function wantedFlags(env: NodeJS.ProcessEnv): readonly string[] {
+  if (env.SKEIN_NODE_FLAGS !== undefined) return env.SKEIN_NODE_FLAGS.split(/\s+/).filter((f) => f !== '');
+  const profile = env.SKEIN_NODE_PROFILE ?? 'default';
+  const flags = Object.hasOwn(NODE_PROFILES, profile) ? NODE_PROFILES[profile] : undefined;
+  if (!flags) throw new Error(`SKEIN_NODE_PROFILE must be one of ${Object.keys(NODE_PROFILES).join(', ')}, got ${JSON.stringify(profile)}`);
+  return flags;
+}
+
 /**
  * The argv to start `skein run` again with: the flags, then the process's own Node flags (so
  * that those win), then its script and arguments. Undefined for any other command, for the
  * process that was started again, when no flags are wanted, and when the command line already
- * sets every flag.
+ * sets every flag. Throws for an unknown SKEIN_NODE_PROFILE.
  */
 export function reexecArgv(proc: ProcessView): string[] | undefined {
   if (proc.argv[2] !== 'run' || proc.env[REEXECUTED_ENV] !== undefined) return undefined;
-  const wanted = proc.env.SKEIN_NODE_FLAGS;
-  const flags = wanted === undefined ? NODE_FLAGS : wanted.split(/\s+/).filter((f) => f !== '');
+  const flags = wantedFlags(proc.env);
   const given = new Set(proc.execArgv.map(flagName));
   if (flags.every((f) => given.has(flagName(f)))) return undefined;
   return [proc.execPath, ...flags, ...proc.execArgv, ...proc.argv.slice(1)];
@@ -47,7 +66,14 @@ export function reexecWithNodeFlags(): void {
     delete process.env[REEXECUTED_ENV];
     return;
   }
-  const argv = reexecArgv(process);
+  let argv: string[] | undefined;
+  try {
+    argv = reexecArgv(process);
+  } catch (err) {
+    // An environment variable is part of how the command was given: a usage error.
+    process.stderr.write(`skein run: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   if (!argv || !process.execve || process.channel) return;
   process.execve(process.execPath, argv, { ...process.env, [REEXECUTED_ENV]: '1' });
 }

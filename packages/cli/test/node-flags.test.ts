@@ -1,5 +1,6 @@
 /**
- * `skein run` starts again once, in place, with NODE_FLAGS (or SKEIN_NODE_FLAGS). The end-to-end
+ * `skein run` starts again once, in place, with NODE_FLAGS (or SKEIN_NODE_FLAGS, or the flags
+ * of SKEIN_NODE_PROFILE). The end-to-end
  * tests read what the process_info extension (testdata/process-info-extension.ts) logs, and the
  * process's /proc/<pid>/cmdline and environ.
  */
@@ -7,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NODE_FLAGS, REEXECUTED_ENV, reexecArgv, type ProcessView } from '../src/node-flags.ts';
+import { NODE_FLAGS, NODE_PROFILES, REEXECUTED_ENV, reexecArgv, type ProcessView } from '../src/node-flags.ts';
 import { RunningSkein, SOURCE, TESTDATA } from './helpers.ts';
 
 const NODE = '/usr/bin/node';
@@ -51,6 +52,22 @@ test('SKEIN_NODE_FLAGS replaces the flags, and an empty one means none', () => {
   assert.equal(reexecArgv(view(['run'], { env: { SKEIN_NODE_FLAGS: ' ' } })), undefined);
 });
 
+test('SKEIN_NODE_PROFILE picks a named flag set; SKEIN_NODE_FLAGS wins over it; an unknown one is an error', () => {
+  assert.deepEqual(reexecArgv(view(['run'], { env: { SKEIN_NODE_PROFILE: 'small' } })), [NODE, ...NODE_PROFILES.small!, SCRIPT, 'run']);
+  assert.deepEqual(reexecArgv(view(['run'], { env: { SKEIN_NODE_PROFILE: 'default' } })), [NODE, ...NODE_FLAGS, SCRIPT, 'run']);
+  assert.deepEqual(reexecArgv(view(['run'], { env: { SKEIN_NODE_PROFILE: 'small', SKEIN_NODE_FLAGS: '--stack-size=2000' } })), [
+    NODE,
+    '--stack-size=2000',
+    SCRIPT,
+    'run',
+  ]);
+  assert.throws(() => reexecArgv(view(['run'], { env: { SKEIN_NODE_PROFILE: 'tiny' } })), {
+    message: 'SKEIN_NODE_PROFILE must be one of default, small, got "tiny"',
+  });
+  // Other commands never start again, so they do not read it.
+  assert.equal(reexecArgv(view(['validate'], { env: { SKEIN_NODE_PROFILE: 'tiny' } })), undefined);
+});
+
 test('a command line that already sets every flag, with any value or spelling, does not start again', () => {
   assert.equal(reexecArgv(view(['run'], { execArgv: [...NODE_FLAGS] })), undefined);
   assert.equal(reexecArgv(view(['run'], { execArgv: ['--max_semi_space_size=16', '--allocation-site-pretenuring'] })), undefined);
@@ -61,8 +78,8 @@ test('a command line that already sets every flag, with any value or spelling, d
 const PROCESS_INFO = join(TESTDATA, 'process-info.yaml');
 
 /** Runs `skein run` on process-info.yaml with SKEIN_NODE_FLAGS as given; what the process reported. */
-async function runReporting(t: TestContext, flags: string | undefined, nodeArgs: string[] = []) {
-  const skein = new RunningSkein(['--config', PROCESS_INFO], { ...SOURCE, nodeArgs, env: { ...process.env, SKEIN_NODE_FLAGS: flags } });
+async function runReporting(t: TestContext, flags: string | undefined, nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
+  const skein = new RunningSkein(['--config', PROCESS_INFO], { ...SOURCE, nodeArgs, env: { ...process.env, SKEIN_NODE_FLAGS: flags, ...env } });
   t.after(() => skein.kill());
   const info = await skein.waitForLog((l) => l.msg === 'process info', 'the process_info extension');
   const proc = (file: string) => readFileSync(`/proc/${skein.pid}/${file}`, 'utf8').split('\0').filter((s) => s !== '');
@@ -97,4 +114,15 @@ test('skein run given the flags on its command line does not start again', async
   const r = await runReporting(t, undefined, [...NODE_FLAGS]);
   assert.deepEqual(r.execArgv, NODE_FLAGS);
   assert.equal(r.reexecuted, false);
+});
+
+test('SKEIN_NODE_PROFILE=small runs with its flags; an unknown profile exits 2 before anything starts', async (t) => {
+  const small = await runReporting(t, undefined, [], { SKEIN_NODE_PROFILE: 'small' });
+  assert.equal(small.pid, small.spawned);
+  assert.deepEqual(small.execArgv, NODE_PROFILES.small);
+  const bad = new RunningSkein(['--config', PROCESS_INFO], { ...SOURCE, env: { ...process.env, SKEIN_NODE_FLAGS: undefined, SKEIN_NODE_PROFILE: 'tiny' } });
+  t.after(() => bad.kill());
+  assert.deepEqual(await bad.exited, { code: 2, signal: null });
+  assert.deepEqual(bad.other, ['skein run: SKEIN_NODE_PROFILE must be one of default, small, got "tiny"']);
+  assert.deepEqual(bad.logs, []);
 });

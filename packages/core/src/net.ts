@@ -2,6 +2,13 @@
 import type { Server } from 'node:net';
 import { SkeinError, type ErrorCode } from './errors.ts';
 
+/**
+ * node:http for components, loaded the CommonJS way. `import … from 'node:http'` makes Node
+ * build an ES module facade that reads every export, and http's lazy `WebSocket` getters then
+ * load Node's bundled undici with crypto, tls, http2 and zlib: about 7 MiB of RSS for nothing.
+ */
+export const nodeHttp: typeof import('node:http') = process.getBuiltinModule('node:http');
+
 /** `host:port`, with brackets around an IPv6 host. */
 export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

@@ -4,7 +4,7 @@
  * `GET /api/v1/probes?unreachable_only=true` answers "what is down right now, and why",
  * optionally gated by an authenticator extension.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   defineExtension,
@@ -14,6 +14,7 @@ import {
   requireExtension,
   formatHostPort,
   listen,
+  nodeHttp,
   type Authenticator,
   type Counter,
   type CreateSettings,
@@ -102,7 +103,7 @@ export function createProbesExtension(settings: CreateSettings<ProbesConfig>): P
       const authenticator =
         config.auth === undefined ? undefined : requireExtension(host, config.auth.authenticator, isAuthenticator, 'server authenticator', 'auth::authenticator');
       const { host: listenHost, port } = parseHostPort(config.endpoint);
-      const s = createServer((req, res) => {
+      const s = nodeHttp.createServer((req, res) => {
         answer(req, res, store, authenticator).then(
           (code) => requests.inc(1, { code: String(code) }),
           (err: unknown) => {

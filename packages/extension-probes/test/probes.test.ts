@@ -16,6 +16,7 @@ import {
 } from '@skein/core';
 import { sourceReceiver, sinkExporter, startService } from '@skein/core/testing';
 import type { ProbeResult } from '@skein/probe-loop';
+import { builtinsLoadedBy } from '@skein/probe-loop/testing';
 import probes, { createProbeStore, createProbesExtension, type ProbesBody, type ProbesExtension } from '../src/index.ts';
 
 interface Answer {
@@ -249,4 +250,10 @@ test('a taken port fails the start; shutdown is safe without start and twice', a
   await Promise.all([started.shutdown!(), started.shutdown!()]);
   assert.equal(started.address, undefined);
   await assert.rejects(get(p, '/api/v1/probes'), { code: 'ECONNREFUSED' });
+});
+
+test('importing the extension leaves Node\'s bundled undici unloaded (node:http is not imported as an ES module)', async () => {
+  const loaded = await builtinsLoadedBy(import.meta.resolve('../src/index.ts'));
+  assert.ok(loaded.includes('http'), 'node:http is loaded');
+  assert.ok(!loaded.includes('internal/deps/undici/undici'), 'undici is not');
 });

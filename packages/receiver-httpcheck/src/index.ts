@@ -5,8 +5,7 @@
  * are shared with tcpcheck (@skein/probe-loop).
  */
 import { readFileSync } from 'node:fs';
-import { validateHeaderName, validateHeaderValue } from 'node:http';
-import { defineReceiver, type Attributes, type ConfigProblem } from '@skein/core';
+import { defineReceiver, nodeHttp, type Attributes, type ConfigProblem } from '@skein/core';
 import { createProbeReceiver, isInvalid, validateProbeConfig, type ProbeKind, type TargetBase } from '@skein/probe-loop';
 import { HttpCheckConfigSchema, HttpTargetSchema, type HttpTargetEntry } from './config.ts';
 import { httpProbe, type HttpTarget } from './probe.ts';
@@ -42,8 +41,8 @@ function entryProblems(entry: HttpTargetEntry): ConfigProblem[] {
   }
   for (const [name, value] of Object.entries(entry.headers ?? {})) {
     try {
-      validateHeaderName(name);
-      validateHeaderValue(name, value);
+      nodeHttp.validateHeaderName(name);
+      nodeHttp.validateHeaderValue(name, value);
     } catch (err) {
       problems.push({ path: ['headers', name], message: `is not a valid header: ${(err as Error).message}` });
     }

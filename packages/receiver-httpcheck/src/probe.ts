@@ -9,9 +9,10 @@
  * handshake never rejects by itself, which lets an untrusted or expired certificate still
  * report its expiry.
  */
-import { request, type ClientRequest } from 'node:http';
+import type { ClientRequest } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { nodeHttp } from '@skein/core';
 import { abortedOutcome, classifyError, errorText, type ProbeOutcome, type ProbePhase } from '@skein/probe-loop';
 
 /** How much of the body `body_match` looks at. */
@@ -57,7 +58,7 @@ export function httpProbe(t: HttpTarget, signal: AbortSignal, timeoutMs: number)
     const send = () => {
       phase = 'request';
       const auth = t.url.username ? `${decodeURIComponent(t.url.username)}:${decodeURIComponent(t.url.password)}` : undefined;
-      req = request({
+      req = nodeHttp.request({
         method: t.method,
         path: t.url.pathname + t.url.search,
         setHost: false,

@@ -11,7 +11,7 @@ import { MetricsRegistry, SkeinError, type MetricsBatch } from '@skein/core';
 import { requireTool, sinkExporter, startService } from '@skein/core/testing';
 import probes, { type ProbesExtension } from '@skein/extension-probes';
 import type { StoredProbeResult } from '@skein/probe-loop';
-import { closedPort, listen, pointsOf, silentServer, until } from '@skein/probe-loop/testing';
+import { builtinsLoadedBy, closedPort, listen, pointsOf, silentServer, until } from '@skein/probe-loop/testing';
 import httpcheck from '../src/index.ts';
 
 let dir: string;
@@ -314,4 +314,10 @@ targets:
   assert.match(results['bad-ca']!.error!, /^cannot read tls\.ca_file .*missing\.pem: ENOENT/);
   assert.equal(results['no-url']!.error, 'missing required key "url"');
   assert.equal(results['no-url']!.duration_seconds, undefined, 'nothing was tried');
+});
+
+test('importing the receiver leaves Node\'s bundled undici unloaded (node:http is not imported as an ES module)', async () => {
+  const loaded = await builtinsLoadedBy(import.meta.resolve('../src/index.ts'));
+  assert.ok(loaded.includes('http'), 'node:http is loaded');
+  assert.ok(!loaded.includes('internal/deps/undici/undici'), 'undici is not');
 });

@@ -1,9 +1,9 @@
 /**
  * The HTTP endpoint that serves Skein's own metrics (`service.telemetry.metrics.address`).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { formatHostPort, listen } from '../net.ts';
+import { formatHostPort, listen, nodeHttp } from '../net.ts';
 import type { Logger } from '../log.ts';
 import type { MetricsRegistry } from './registry.ts';
 
@@ -30,7 +30,7 @@ export interface TelemetryServer {
 /** Serves `GET /metrics` (and HEAD). Rejects with SKEIN_ERR_TELEMETRY_LISTEN if it cannot listen. */
 export async function startTelemetryServer(opts: TelemetryServerOptions): Promise<TelemetryServer> {
   const { registry, logger } = opts;
-  const server = createServer((req, res) => handle(registry, logger, req, res));
+  const server = nodeHttp.createServer((req, res) => handle(registry, logger, req, res));
 
   await listen(server, { host: opts.host, port: opts.port, what: 'self-metrics', code: 'SKEIN_ERR_TELEMETRY_LISTEN' });
   server.on('error', (err) => logger.error('self-metrics server error', { err }));
