@@ -55,8 +55,8 @@ const AGENTS = option('agents', 200);
 const ROUND_MS = option('seconds', 2) * 1000;
 const ROUNDS = option('rounds', 3);
 const RATE = option('rate', 2000);
-const OPEN_COUNT = option('open-count', 20_000);
-const OPEN_ROUNDS = option('open-rounds', 2);
+const OPEN_COUNT = option('open-count', 50_000);
+const OPEN_ROUNDS = option('open-rounds', 5);
 /** Pushes started before each open-loop round's measured ones: one second at the rate. */
 const OPEN_WARM_UP = RATE;
 const WARM_UP_MS = 1000;
@@ -580,15 +580,21 @@ try {
         const run = pooled(open[mode]);
         const started = open[mode].reduce((n, r) => n + r.server.handled, 0) / open[mode].reduce((t, r) => t + r.startingSeconds, 0);
         const lag = pooled(open[mode].map((r) => ({ ...r, latencies: r.lag }))).p99;
-        openRows.push([transport.name, serverName(transport.name, mode), count(run.pushes), count(started), ms(run.p50), ms(run.p99), ms(run.max), ms(lag), ms(run.server.loopDelayP99Ms!), perPush(run), busy(run)]);
-        if (mode === 'bare') bareP99 = run.p99;
+        // A stall from elsewhere on a shared machine spoils the round it falls in; the median of
+        // the rounds' p99s is the figure judged, the pooled p99 is shown beside it.
+        const roundP99s = open[mode].map((r) => pooled([r]).p99).sort((a, b) => a - b);
+        const p99 = median(roundP99s);
+        const byRound = `${ms(roundP99s[0]!)} – ${ms(roundP99s[roundP99s.length - 1]!)}`;
+        openRows.push([transport.name, serverName(transport.name, mode), count(run.pushes), count(started), ms(run.p50), ms(p99), byRound, ms(run.p99), ms(run.max), ms(lag), ms(run.server.loopDelayP99Ms!), perPush(run), busy(run)]);
+        if (mode === 'bare') bareP99 = p99;
         else {
-          report.figure(`${transport.name}: receiver p99 at ${count(RATE)} req/s`, run.p99, 'ms');
+          report.figure(`${transport.name}: receiver p99 at ${count(RATE)} req/s (median of rounds)`, p99, 'ms');
+          report.figure(`${transport.name}: receiver p99 at ${count(RATE)} req/s (all rounds pooled)`, run.p99, 'ms');
           const held = started >= RATE * 0.95;
           verdicts.push([
             `${transport.name}: p99 < 5 ms at ${count(RATE)} req/s`,
-            `${ms(run.p99)} at ${count(started)} req/s (bare server: ${ms(bareP99)})`,
-            !held ? 'NOT met (the generator did not hold the rate)' : run.p99 < 5 ? 'met' : 'NOT met',
+            `${ms(p99)} at ${count(started)} req/s, median of ${OPEN_ROUNDS} rounds (bare server: ${ms(bareP99)}); pooled ${ms(run.p99)}`,
+            !held ? 'NOT met (the generator did not hold the rate)' : p99 < 5 ? 'met' : 'NOT met',
           ]);
         }
       }
@@ -607,7 +613,7 @@ report.table({
 });
 report.table({
   title: `(b) Open loop: ${count(OPEN_COUNT)} pushes started at ${count(RATE)}/s over ${count(AGENTS)} connections (${OPEN_ROUNDS} interleaved rounds, each after ${count(OPEN_WARM_UP)} unmeasured pushes)`,
-  columns: ['transport', 'server', 'pushes', 'started/s', 'p50', 'p99', 'max', 'generator lag p99', 'server loop delay p99', 'server CPU / push', 'server event loop busy'],
+  columns: ['transport', 'server', 'pushes', 'started/s', 'p50', 'p99 (median of rounds)', 'p99 by round', 'p99 pooled', 'max', 'generator lag p99', 'server loop delay p99', 'server CPU / push', 'server event loop busy'],
   rows: openRows,
 });
 report.table({ title: 'Targets', columns: ['target', 'measured', 'verdict'], rows: verdicts });

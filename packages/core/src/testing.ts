@@ -2,8 +2,10 @@
  * Helpers for testing components and pipelines: a sink exporter that records what reaches
  * it, and a one-call way to run a pipeline from YAML text.
  */
+import { execFile } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
 import { Type } from '@sinclair/typebox';
 import { defineExporter, defineReceiver, type Factory } from './component.ts';
 import type { Consumer, RequestContext } from './consumer.ts';
@@ -100,4 +102,11 @@ function isExecutableFile(file: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The ids of the Node built-ins (`http`, `internal/deps/undici/undici`) a fresh process holds after importing `url`. */
+export async function builtinsLoadedBy(url: string): Promise<string[]> {
+  const script = `await import(${JSON.stringify(url)}); process.stdout.write(JSON.stringify(process.moduleLoadList));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+  return (JSON.parse(stdout) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
 }

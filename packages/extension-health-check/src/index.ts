@@ -4,10 +4,11 @@
  * in `service::extensions`: it then starts before everything else and stops after everything
  * else, so probes see 503 for the whole of start-up and shutdown.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   defineExtension,
+  nodeHttp,
   parseHostPort,
   formatHostPort,
   listen,
@@ -47,7 +48,7 @@ export function createHealthCheck(settings: CreateSettings<HealthCheckConfig>): 
     async start(host: Host) {
       const { host: listenHost, port } = parseHostPort(endpoint);
       const startedAt = performance.now();
-      const s = createServer((req, res) => answer(req, res, path, host, startedAt));
+      const s = nodeHttp.createServer((req, res) => answer(req, res, path, host, startedAt));
       await listen(s, { host: listenHost, port, what: 'health checks' });
       s.on('error', (err) => logger.error('health check server error', { err }));
       server = s;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { connect, createServer, type Server } from 'node:net';
 import { defineExporter, defineExtension, MetricsRegistry, silentLogger, SkeinError, Type, type Host } from '@skein/core';
-import { sinkExporter, sourceReceiver, startService } from '@skein/core/testing';
+import { builtinsLoadedBy, sinkExporter, sourceReceiver, startService } from '@skein/core/testing';
 import healthCheck, { createHealthCheck, type HealthCheckExtension } from '../src/index.ts';
 
 interface Answer {
@@ -255,4 +255,10 @@ test('a path that does not start with / is a config error', async () => {
     assert.equal(err.message, 'test.yaml:3:43: extensions::health_check::path: must start with "/", got "healthz"');
     return true;
   });
+});
+
+test("importing the extension leaves Node's bundled undici unloaded (node:http is not imported as an ES module)", async () => {
+  const loaded = await builtinsLoadedBy(import.meta.resolve('../src/index.ts'));
+  assert.ok(loaded.includes('http'), 'node:http is loaded');
+  assert.ok(!loaded.includes('internal/deps/undici/undici'), 'undici is not');
 });

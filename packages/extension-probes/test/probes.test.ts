@@ -14,9 +14,8 @@ import {
   type Host,
   type ServerRequest,
 } from '@skein/core';
-import { sourceReceiver, sinkExporter, startService } from '@skein/core/testing';
+import { builtinsLoadedBy, sourceReceiver, sinkExporter, startService } from '@skein/core/testing';
 import type { ProbeResult } from '@skein/probe-loop';
-import { builtinsLoadedBy } from '@skein/probe-loop/testing';
 import probes, { createProbeStore, createProbesExtension, type ProbesBody, type ProbesExtension } from '../src/index.ts';
 
 interface Answer {

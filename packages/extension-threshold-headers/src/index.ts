@@ -4,12 +4,13 @@
  * the threshold API, `GET /api/v1/threshold?cluster_id=<id>`, for agents on a cold start. It
  * only reads a `threshold_store`; the `threshold` processor writes it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   defineExtension,
   formatHostPort,
   listen,
+  nodeHttp,
   parseHostPort,
   requireExtension,
   type CounterChild,
@@ -150,7 +151,7 @@ export function createThresholdHeaders(settings: CreateSettings<ThresholdHeaders
       store = requireExtension(host, config.store, isThresholdStore, 'threshold store', `extensions::${id}::store`);
       if (config.endpoint === undefined) return;
       const { host: listenHost, port } = parseHostPort(config.endpoint);
-      const s = createServer((req, res) => {
+      const s = nodeHttp.createServer((req, res) => {
         try {
           serveOwn(req, res);
         } catch (err) {

@@ -1,10 +1,7 @@
 /**
- * Loopback fixtures for probe tests: a closed port, a silent server and a black hole; and what
- * importing a module loads.
+ * Loopback fixtures for probe tests: a closed port, a silent server and a black hole.
  */
-import { execFile } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import type { Attributes, MetricsBatch } from '@skein/core';
 
@@ -22,13 +19,6 @@ export async function closedPort(): Promise<number> {
   const port = await listen(s);
   await new Promise((r) => s.close(r));
   return port;
-}
-
-/** The ids of the Node built-ins (`http`, `internal/deps/undici/undici`) a fresh process holds after importing `url`. */
-export async function builtinsLoadedBy(url: string): Promise<string[]> {
-  const script = `await import(${JSON.stringify(url)}); process.stdout.write(JSON.stringify(process.moduleLoadList));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
-  return (JSON.parse(stdout) as string[]).filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice('NativeModule '.length));
 }
 
 /** Polls `cond` until it holds, failing after `ms`. */

@@ -8,10 +8,10 @@ import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MetricsRegistry, SkeinError, type MetricsBatch } from '@skein/core';
-import { requireTool, sinkExporter, startService } from '@skein/core/testing';
+import { builtinsLoadedBy, requireTool, sinkExporter, startService } from '@skein/core/testing';
 import probes, { type ProbesExtension } from '@skein/extension-probes';
 import type { StoredProbeResult } from '@skein/probe-loop';
-import { builtinsLoadedBy, closedPort, listen, pointsOf, silentServer, until } from '@skein/probe-loop/testing';
+import { closedPort, listen, pointsOf, silentServer, until } from '@skein/probe-loop/testing';
 import httpcheck from '../src/index.ts';
 
 let dir: string;

@@ -3,13 +3,14 @@
  * (OTLP spec, "OTLP/HTTP"). Error bodies are `google.rpc.Status`, JSON when the request's
  * content type is not one OTLP knows. Middlewares' routes share the port.
  */
-import { createServer as createHttpServer, validateHeaderName, validateHeaderValue, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   formatHostPort,
   listen,
   MiddlewareRejection,
+  nodeHttp,
   parseDuration,
   parseHostPort,
   parseSize,
@@ -94,8 +95,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningServ
     for (const name in headers) {
       const value = headers[name]!;
       try {
-        validateHeaderName(name);
-        validateHeaderValue(name, value);
+        nodeHttp.validateHeaderName(name);
+        nodeHttp.validateHeaderValue(name, value);
         head.push(name, value);
       } catch (err) {
         logger.warn('dropping a reply header with an invalid name or value', { header: name, err });
@@ -291,7 +292,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningServ
         },
         onRequest,
       )
-    : createHttpServer(serverOptions, onRequest);
+    : nodeHttp.createServer(serverOptions, onRequest);
   server.keepAliveTimeout = serverOptions.keepAliveTimeout;
   // Node would answer `Expect: 100-continue` at once; the push decides when (readAndPush).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
