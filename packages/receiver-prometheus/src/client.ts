@@ -27,7 +27,8 @@ export class FetchError extends Error {
 }
 
 export interface Fetched {
-  body: string;
+  /** UTF-8, decompressed. */
+  body: Buffer;
   contentType: string | undefined;
 }
 
@@ -127,7 +128,7 @@ export class ScrapeClient {
         }
       }
       const ct = res.headers['content-type'];
-      return { body: buf.toString('utf8'), contentType: Array.isArray(ct) ? ct[0] : ct };
+      return { body: buf, contentType: Array.isArray(ct) ? ct[0] : ct };
     } catch (err) {
       if (err instanceof FetchError) throw err;
       if (timedOut) throw new FetchError('timeout', `scrape timed out after ${timeoutMs / 1000}s`, { cause: err });

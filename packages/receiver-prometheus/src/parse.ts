@@ -222,16 +222,54 @@ function parseLabelPairs(text: string, i: number, end: number, out: string[]): n
 }
 
 /**
+ * Bodies are decoded to text this many bytes at a time (to the next line end): a whole scrape as
+ * one string would go straight to V8's old generation and bring its next full collection closer,
+ * where pieces die young.
+ */
+const PIECE_BYTES = 64 * 1024;
+const NEWLINE = 10;
+
+/**
  * Parses an exposition, calling `h` for each HELP, TYPE, UNIT and sample in order. Throws an
  * ExpositionError naming the first bad line; the handler may throw a SeriesSyntaxError from
- * `sample`, which is reported with the line too.
+ * `sample`, which is reported with the line too. A body of bytes is read as UTF-8.
  */
-export function parseExposition(text: string, format: ExpositionFormat, h: ExpositionHandler): void {
-  const om = format === 'openmetrics';
+export function parseExposition(body: string | Uint8Array, format: ExpositionFormat, h: ExpositionHandler): void {
+  const state: LineState = { om: format === 'openmetrics', line: 0, eof: false };
+  let last = '';
+  if (typeof body === 'string') {
+    parseLines(body, state, h);
+    last = body;
+  } else {
+    const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    for (let from = 0; from < buf.length; ) {
+      // UTF-8 never has a newline byte inside a character, so each piece decodes on its own.
+      const nl = buf.length - from > PIECE_BYTES ? buf.indexOf(NEWLINE, from + PIECE_BYTES) : -1;
+      const to = nl < 0 ? buf.length : nl + 1;
+      last = buf.toString('utf8', from, to);
+      parseLines(last, state, h);
+      from = to;
+    }
+  }
+  if (state.om && !state.eof) throw new ExpositionError(state.line, 'an OpenMetrics exposition must end with "# EOF"', lastLine(last));
+}
+
+/** What parsing carries from one piece of an exposition to the next. */
+interface LineState {
+  om: boolean;
+  /** Lines read so far. */
+  line: number;
+  /** `# EOF` was read. */
+  eof: boolean;
+}
+
+/** Parses whole lines (the last may lack its newline). */
+function parseLines(text: string, state: LineState, h: ExpositionHandler): void {
+  const om = state.om;
   const n = text.length;
   let pos = 0;
-  let line = 0;
-  let eof = false;
+  let line = state.line;
+  let eof = state.eof;
   while (pos < n) {
     let end = text.indexOf('\n', pos);
     if (end < 0) end = n;
@@ -257,7 +295,8 @@ export function parseExposition(text: string, format: ExpositionFormat, h: Expos
     }
     sampleLine(text, first, end, line, false, h);
   }
-  if (om && !eof) throw new ExpositionError(line, 'an OpenMetrics exposition must end with "# EOF"', lastLine(text));
+  state.line = line;
+  state.eof = eof;
 }
 
 function lastLine(text: string): string {
