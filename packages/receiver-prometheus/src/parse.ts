@@ -401,21 +401,35 @@ function seriesEnd(text: string, start: number, end: number, line: number, om: b
   return i;
 }
 
+/** Exact powers of ten: every one up to 10^22 is a double. */
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
 /**
- * The number in text[start, end): plain integers of up to 15 digits are read here (exactly),
- * anything else by parseFloatToken. Undefined when it is not a number.
+ * The number in text[start, end): plain decimals of up to 15 digits (`123`, `-0.25`) are read
+ * here, anything else by parseFloatToken; undefined when it is not a number. The digits make an
+ * integer below 2^53 and the power of ten is exact, so one division rounds correctly: the same
+ * double as parsing the text.
  */
 function parseValue(text: string, start: number, end: number): number | undefined {
-  const n = end - start;
-  if (n > 0 && n <= 15) {
-    let v = 0;
-    let i = start;
-    for (; i < end; i++) {
-      const d = text.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) break;
-      v = v * 10 + d;
+  const negative = text.charCodeAt(start) === 45;
+  let i = negative ? start + 1 : start;
+  let digits = 0;
+  let point = -1;
+  let m = 0;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && point < 0) {
+      point = i;
+      continue;
     }
-    if (i === end) return v;
+    const d = c - 48;
+    if (d < 0 || d > 9) break;
+    m = m * 10 + d;
+    digits++;
+  }
+  if (i === end && digits > 0 && digits <= 15 && point !== end - 1 && point !== (negative ? start + 1 : start)) {
+    const v = point < 0 ? m : m / POW10[end - 1 - point]!;
+    return negative ? -v : v;
   }
   return parseFloatToken(text.slice(start, end));
 }

@@ -219,3 +219,20 @@ test('a body of bytes parses as its UTF-8 text, however long, lines and errors n
   assert.throws(() => parse(Buffer.from(`a 1\n# EOF\n${text}`), 'openmetrics'), { message: 'line 3: unexpected data after "# EOF": "# HELP greetings_total Gr\u00fc\u00dfe \u2603."' });
   assert.deepEqual(parse(Buffer.alloc(0)), []);
 });
+
+test('decimal values read exactly as the number their text names, -0 and the longest fast forms included', () => {
+  const texts = ['0', '-0', '-0.0', '007', '0.1', '0.3', '61.375', '-2.5', '123456789012345', '0.123456789012345', '9007199.254740993', '1234567890123456', '5.', '.5', '-.5', '1e3', '1.5E-7', '+1.5'];
+  let x = 12345;
+  for (let i = 0; i < 2000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const digits = String(x).padStart(10, '0');
+    const cut = 1 + (x % 9);
+    texts.push(`${x % 2 === 0 ? '-' : ''}${digits.slice(0, cut)}.${digits.slice(cut)}${x % 5 === 0 ? digits.slice(0, 5) : ''}`);
+  }
+  for (const text of texts) {
+    const [s] = samples(`a ${text}\n`);
+    assert.ok(Object.is(s!.value, Number(text)), `${text}: ${s!.value} !== ${Number(text)}`);
+  }
+  assert.throws(() => samples('a 0x10\n'), { name: 'ExpositionError' });
+  assert.throws(() => samples('a 1..2\n'), { name: 'ExpositionError' });
+});
