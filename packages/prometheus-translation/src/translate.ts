@@ -162,8 +162,10 @@ function ascendingBounds(bounds: readonly number[]): boolean {
  */
 interface LabelGroup {
   base: Label[];
-  /** Series by `__name__` (and `le`/`quantile`). */
+  /** Series by `__name__`. */
   states: Map<string, SeriesState>;
+  /** Series with an `le` or `quantile` label, by `__name__` and then that label's value: no key is built per sample. */
+  withExtra: Map<string, Map<string, SeriesState>>;
 }
 
 /**
@@ -322,7 +324,7 @@ class Translation {
     const key = seriesKey(base);
     let group = groupsByLabels.get(key);
     if (group === undefined) {
-      group = { base, states: new Map() };
+      group = { base, states: new Map(), withExtra: new Map() };
       groupsByLabels.set(key, group);
     }
     return group;
@@ -330,11 +332,18 @@ class Translation {
 
   /** The state of a series of `group`; `fresh` when this call has not met it yet (see #start). */
   #state(group: LabelGroup, name: Label, extra: Label | undefined): SeriesState {
-    const key = extra === undefined ? name.value : `${name.value}\u0000${extra.value}`;
-    let state = group.states.get(key);
+    let states = group.states;
+    let key = name.value;
+    if (extra !== undefined) {
+      let byExtra = group.withExtra.get(key);
+      if (byExtra === undefined) group.withExtra.set(key, (byExtra = new Map()));
+      states = byExtra;
+      key = extra.value;
+    }
+    let state = states.get(key);
     if (state === undefined) {
       state = { labels: withLabels(group.base, name, extra), call: 0, series: undefined, primary: false, newestMs: -Infinity, inOrder: true };
-      group.states.set(key, state);
+      states.set(key, state);
     }
     return state;
   }
