@@ -432,7 +432,7 @@ export class TargetScraper {
    * a ScrapeError (a limit); either way the caller reports the scrape failed and calls
    * `fail()`. `timestampMs` is the scrape's one timestamp.
    */
-  scrape(body: string | Uint8Array, format: ExpositionFormat, timestampMs: number): ScrapeResult {
+  scrape(body: string | Uint8Array | readonly Uint8Array[], format: ExpositionFormat, timestampMs: number): ScrapeResult {
     const gen = ++this.#scrapes;
     this.#count = 0;
     this.#exemplars.clear();

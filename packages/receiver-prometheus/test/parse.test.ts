@@ -12,7 +12,7 @@ interface Seen {
   exemplar?: { labels: string[]; value: number; timestampMs: number };
 }
 
-function parse(text: string | Uint8Array, format: ExpositionFormat = 'text'): Seen[] {
+function parse(text: string | Uint8Array | Uint8Array[], format: ExpositionFormat = 'text'): Seen[] {
   const out: Seen[] = [];
   parseExposition(text, format, {
     help: (name, t) => out.push({ kind: 'help', name, text: t }),
@@ -29,7 +29,7 @@ function parse(text: string | Uint8Array, format: ExpositionFormat = 'text'): Se
   return out;
 }
 
-const samples = (text: string | Uint8Array, format?: ExpositionFormat) => parse(text, format).filter((s) => s.kind === 'sample');
+const samples = (text: string | Uint8Array | Uint8Array[], format?: ExpositionFormat) => parse(text, format).filter((s) => s.kind === 'sample');
 
 test('text format: HELP, TYPE, labels, values and millisecond timestamps', () => {
   const text = [
@@ -211,6 +211,17 @@ test('a body of bytes parses as its UTF-8 text, however long, lines and errors n
   const text = `${lines.join('\n')}\n`;
   assert.ok(Buffer.byteLength(text) > 512 * 1024);
   assert.deepEqual(parse(Buffer.from(text)), parse(text));
+  // As chunks cut anywhere: inside characters and lines, right after newlines, empty, one byte.
+  const bytes = Buffer.from(text);
+  const chunks: Uint8Array[] = [];
+  for (let at = 0, k = 0; at < bytes.length; k++) {
+    const size = [1, 0, 7, 65_536, 3, 100_000, 2][k % 7]!;
+    chunks.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  assert.deepEqual(parse(chunks), parse(text));
+  const afterNewline = bytes.indexOf(10) + 1;
+  assert.deepEqual(parse([bytes.subarray(0, afterNewline), bytes.subarray(afterNewline)]), parse(text));
   assert.deepEqual(parse(Buffer.from(`${text}# EOF\n`), 'openmetrics').length, 20_002);
 
   const bad = `${text}oops{\n`;
