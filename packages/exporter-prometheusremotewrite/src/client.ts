@@ -36,6 +36,7 @@ export class RemoteWriteClient {
   readonly #fixed: Record<string, string>;
   readonly #auth: RemoteWriteConfig['auth'];
   readonly #timeoutMs: number;
+  readonly #byProtocol: Partial<Record<Protocol, Record<string, string>>> = {};
 
   constructor(config: RemoteWriteConfig, opts: { connections: number; timeoutMs: number }) {
     const url = new URL(config.endpoint);
@@ -70,9 +71,16 @@ export class RemoteWriteClient {
     this.#fixed = fixed;
   }
 
+  /** The headers of a request; built once per protocol unless the token is read from a file for each. */
   async #headers(protocol: Protocol): Promise<Record<string, string>> {
+    const file = this.#auth?.bearer_token_file;
+    if (file === undefined) return (this.#byProtocol[protocol] ??= this.#build(protocol, undefined));
+    return this.#build(protocol, `Bearer ${(await readFile(file, 'utf8')).trim()}`);
+  }
+
+  #build(protocol: Protocol, authorization: string | undefined): Record<string, string> {
     const h: Record<string, string> = { ...this.#fixed };
-    if (this.#auth?.bearer_token_file) h.authorization = `Bearer ${(await readFile(this.#auth.bearer_token_file, 'utf8')).trim()}`;
+    if (authorization !== undefined) h.authorization = authorization;
     // Last, so nothing configured can replace them.
     h['content-encoding'] = 'snappy';
     h['content-type'] = CONTENT_TYPE[protocol];
@@ -83,14 +91,25 @@ export class RemoteWriteClient {
 
   /** Sends one compressed request. `stop` aborts it (shutdown); the timeout aborts it too. */
   async post(body: Uint8Array, protocol: Protocol, stop: AbortSignal): Promise<PostResult> {
-    const signal = AbortSignal.any([stop, AbortSignal.timeout(this.#timeoutMs)]);
-    const res = await this.#pool.request({ path: this.#path, method: 'POST', headers: await this.#headers(protocol), body, signal });
-    const headers = res.headers as PostResult['headers'];
-    if (res.statusCode >= 200 && res.statusCode < 300) {
-      await res.body.dump();
-      return { status: res.statusCode, headers, errorBody: '' };
+    // One controller and one timer per request: AbortSignal.any and AbortSignal.timeout cost
+    // more, and leave weak references for the garbage collector to process.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), this.#timeoutMs);
+    const onStop = () => abort.abort(stop.reason);
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
+    try {
+      const res = await this.#pool.request({ path: this.#path, method: 'POST', headers: await this.#headers(protocol), body, signal: abort.signal });
+      const headers = res.headers as PostResult['headers'];
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        await res.body.dump();
+        return { status: res.statusCode, headers, errorBody: '' };
+      }
+      return { status: res.statusCode, headers, errorBody: await readLimited(res.body, ERROR_BODY_LIMIT) };
+    } finally {
+      clearTimeout(timer);
+      stop.removeEventListener('abort', onStop);
     }
-    return { status: res.statusCode, headers, errorBody: await readLimited(res.body, ERROR_BODY_LIMIT) };
   }
 
   async close(): Promise<void> {

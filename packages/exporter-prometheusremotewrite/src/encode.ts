@@ -3,6 +3,7 @@
  * `io.prometheus.write.v2.Request` (field numbers in ../proto/). A builder adds series one at
  * a time and can take the last one back, so a request is cut exactly at the byte limit.
  */
+import { labelFacts } from './label-facts.ts';
 import { FIXED64, LEN, ProtoWriter, VARINT } from './proto-writer.ts';
 import { PROM_TYPE_NUMBER, type NativeHistogram, type RemoteSeries } from './series.ts';
 
@@ -78,12 +79,6 @@ function writeDeltas(w: ProtoWriter, field: number, deltas: readonly number[]): 
   w.join(m);
 }
 
-/**
- * Encoded `labels` fields by label array, per field number. The translation hands out the same
- * label array for a series call after call (its label cache), so a series' labels are encoded
- * once and copied into every later request; an array seen once costs one extra copy.
- */
-const encodedLabels = new Map<number, WeakMap<RemoteSeries['labels'], Uint8Array>>();
 const labelScratch = new ProtoWriter(4096);
 /** Encoded labels are views into shared slabs, not an ArrayBuffer each. */
 const SLAB_BYTES = 256 * 1024;
@@ -102,15 +97,18 @@ function keep(bytes: Uint8Array): Uint8Array {
   return view;
 }
 
-export function writeLabels(w: ProtoWriter, field: number, series: RemoteSeries): void {
-  let byArray = encodedLabels.get(field);
-  if (byArray === undefined) encodedLabels.set(field, (byArray = new WeakMap()));
-  let raw = byArray.get(series.labels);
+/**
+ * The series' labels as TimeSeries `labels` fields (field 1). They are encoded once per label
+ * array (see label-facts.ts) and copied into every later request.
+ */
+export function writeLabels(w: ProtoWriter, series: RemoteSeries): void {
+  const facts = labelFacts(series.labels);
+  let raw = facts.encoded;
   if (raw === undefined) {
     const l = labelScratch;
     l.reset();
     for (const { name, value } of series.labels) {
-      l.tag(field, LEN);
+      l.tag(1, LEN);
       const m = l.fork();
       l.tag(1, LEN);
       l.string(name);
@@ -119,7 +117,7 @@ export function writeLabels(w: ProtoWriter, field: number, series: RemoteSeries)
       l.join(m);
     }
     raw = keep(l.bytes());
-    byArray.set(series.labels, raw);
+    facts.encoded = raw;
   }
   w.raw(raw);
 }
@@ -172,7 +170,7 @@ class V1Builder implements RequestBuilder {
     this.#lastStart = w.pos;
     w.tag(1, LEN);
     const m = w.fork(2);
-    writeLabels(w, 1, series);
+    writeLabels(w, series);
     writeSamples(w, 2, series);
     writeHistograms(w, 4, series);
     w.join(m);

@@ -37,6 +37,7 @@ import { cut, fill, formRequests, type RequestLimits } from './requests.ts';
 import { backoffMs, isRetryableStatus, parseRetryAfter } from './retry.ts';
 import { sampleCount, type RemoteSeries } from './series.ts';
 import { apportion, conformSeries, seriesHash } from './shard.ts';
+import { snappyCompress } from './snappy.ts';
 
 /** What the exporter needs from `@skein/prometheus-translation`. */
 export type TranslateFn = (
@@ -189,7 +190,7 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
     const b = builderFor('v1');
     b.reset();
     for (const s of series) b.add(s);
-    const body = snappy.compress(b.finish());
+    const body = snappyCompress(b.finish());
     b.reset();
     return body;
   };
@@ -349,7 +350,7 @@ export function createRemoteWriteExporter(settings: CreateSettings<RemoteWriteCo
       builder.reset();
       const end = fill(builder, pieces, i, limits);
       const included = pieces.slice(i, end);
-      const body = snappy.compress(builder.finish());
+      const body = snappyCompress(builder.finish());
       const outcome = await sendRequest(shard, { protocol: builder.protocol, body, samples: sampleCount(included), series: included.length, asV1: () => v1Body(included) });
       if (outcome === 'stopped') {
         // Lost with the process: count what was not counted yet, and forget the entries.

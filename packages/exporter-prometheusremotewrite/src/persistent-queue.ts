@@ -34,6 +34,8 @@ export interface PersistentQueueOptions {
   sync?: 'normal' | 'full';
   /** Forms requests from the series of a previous-format row; without it such a file is refused. */
   form?: (series: RemoteSeries[]) => FormedRequest[];
+  /** Most bytes of pushed bodies kept in memory until taken (see `#fresh`); default 8 MiB. */
+  freshBytes?: number;
 }
 
 /** A request as queued: what one shard sends as it is. */
@@ -72,6 +74,15 @@ export class PersistentQueue implements Queue {
   readonly #cursor: number[];
   /** Samples of each taken, unacknowledged request, by id. */
   readonly #taken = new Map<number, number>();
+  /**
+   * Requests this process pushed, per shard in id order, not taken yet: a shard takes them from
+   * here instead of reading them back. A shard's kept requests are always older than its rows that
+   * are not kept (`#unkept`): past `freshBytes`, a shard keeps none until it has taken those rows.
+   */
+  readonly #fresh: StoredRequest[][];
+  readonly #unkept: number[];
+  readonly #freshLimit: number;
+  #freshBytes = 0;
   #size = 0;
   #closed = false;
 
@@ -130,8 +141,14 @@ export class PersistentQueue implements Queue {
     this.#oldest = db.prepare('SELECT id, shard, samples, histograms, points FROM requests ORDER BY id');
     this.#pending = new Array<number>(this.shards).fill(0);
     this.#cursor = new Array<number>(this.shards).fill(0);
-    for (const row of db.prepare('SELECT shard, SUM(samples + histograms) AS n FROM requests GROUP BY shard').all() as { shard: number; n: number }[]) {
-      if (row.shard < this.shards) this.#pending[row.shard] = row.n;
+    this.#fresh = Array.from({ length: this.shards }, () => []);
+    this.#unkept = new Array<number>(this.shards).fill(0);
+    this.#freshLimit = opts.freshBytes ?? 8 * 1024 * 1024;
+    for (const row of db.prepare('SELECT shard, SUM(samples + histograms) AS n, COUNT(*) AS rows FROM requests GROUP BY shard').all() as { shard: number; n: number; rows: number }[]) {
+      if (row.shard < this.shards) {
+        this.#pending[row.shard] = row.n;
+        this.#unkept[row.shard] = row.rows;
+      }
       this.#size += row.n;
     }
   }
@@ -181,16 +198,25 @@ export class PersistentQueue implements Queue {
     if (need > this.capacity) throw new QueueFullError(need, this.capacity);
     const displaced = { samples: 0, points: 0 };
     const db = this.#db;
+    const ids: number[] = [];
     db.exec('BEGIN');
     try {
       if (this.#size + need > this.capacity) this.#dropOldest(this.#size + need - this.capacity, displaced);
-      for (const r of requests) this.#insert.run(r.shard, r.protocol, r.samples, r.histograms, r.series, r.points, r.body);
+      for (const r of requests) ids.push(Number(this.#insert.run(r.shard, r.protocol, r.samples, r.histograms, r.series, r.points, r.body).lastInsertRowid));
       db.exec('COMMIT');
     } catch (err) {
       db.exec('ROLLBACK');
       throw err;
     }
-    for (const r of requests) this.#pending[r.shard]! += sizeOf(r);
+    requests.forEach((r, i) => {
+      this.#pending[r.shard]! += sizeOf(r);
+      if (this.#unkept[r.shard] === 0 && this.#freshBytes + r.body.length <= this.#freshLimit) {
+        this.#fresh[r.shard]!.push({ ...r, id: ids[i]! });
+        this.#freshBytes += r.body.length;
+      } else {
+        this.#unkept[r.shard]!++;
+      }
+    });
     this.#size += need;
     return displaced;
   }
@@ -208,6 +234,10 @@ export class PersistentQueue implements Queue {
     }
     for (const v of victims) {
       this.#delete.run(v.id);
+      // A shard's oldest untaken request is the first it keeps, if it keeps any.
+      const kept = this.#fresh[v.shard]!;
+      if (kept.length > 0 && kept[0]!.id === v.id) this.#freshBytes -= kept.shift()!.body.length;
+      else this.#unkept[v.shard]!--;
       this.#pending[v.shard]! -= sizeOf(v);
       this.#size -= sizeOf(v);
       displaced.samples += sizeOf(v);
@@ -217,8 +247,16 @@ export class PersistentQueue implements Queue {
 
   /** The oldest request of `shard` it has not taken yet, now taken. */
   take(shard: number): StoredRequest | undefined {
-    const row = this.#next.get(shard, this.#cursor[shard]!) as StoredRequest | undefined;
-    if (row === undefined) return undefined;
+    const kept = this.#fresh[shard]!;
+    let row: StoredRequest | undefined;
+    if (kept.length > 0) {
+      row = kept.shift()!;
+      this.#freshBytes -= row.body.length;
+    } else {
+      row = this.#next.get(shard, this.#cursor[shard]!) as StoredRequest | undefined;
+      if (row === undefined) return undefined;
+      this.#unkept[shard]!--;
+    }
     this.#cursor[shard] = row.id;
     this.#taken.set(row.id, sizeOf(row));
     this.#pending[shard]! -= sizeOf(row);
@@ -237,6 +275,8 @@ export class PersistentQueue implements Queue {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const kept of this.#fresh) kept.length = 0;
+    this.#freshBytes = 0;
     this.#db.close();
   }
 }

@@ -3,9 +3,9 @@
  * `maxBytes` encoded bytes (before compression) each, in the order given. The memory queue's
  * shards cut when they send; the persistent queue's requests are cut when a batch is queued.
  */
-import snappy from 'snappyjs';
 import type { Protocol, RequestBuilder } from './encode.ts';
 import type { RemoteSeries } from './series.ts';
+import { snappyCompress } from './snappy.ts';
 
 export interface RequestLimits {
   maxSamples: number;
@@ -75,7 +75,7 @@ export function formRequests(builder: RequestBuilder, series: readonly RemoteSer
       samples += pieces[k]!.samples.length;
       histograms += pieces[k]!.histograms.length;
     }
-    out.push({ protocol: builder.protocol, body: snappy.compress(builder.finish()), samples, histograms, series: end - i });
+    out.push({ protocol: builder.protocol, body: snappyCompress(builder.finish()), samples, histograms, series: end - i });
     i = end;
   }
   builder.reset();

@@ -1,28 +1,10 @@
 /** Which shard a series goes to, and the checks a series passes before it is queued. */
+import { labelFacts } from './label-facts.ts';
 import type { RemoteSeries } from './series.ts';
-
-/** Hashes by label array: the translation hands out the same array for a series call after call. */
-const hashes = new WeakMap<RemoteSeries['labels'], number>();
 
 /** FNV-1a over the label names and values: a series always lands on the same shard. */
 export function seriesHash(series: RemoteSeries): number {
-  const known = hashes.get(series.labels);
-  if (known !== undefined) return known;
-  const h = labelsHash(series.labels);
-  hashes.set(series.labels, h);
-  return h;
-}
-
-function labelsHash(labels: RemoteSeries['labels']): number {
-  let h = 0x811c9dc5;
-  for (const l of labels) {
-    const { name, value } = l;
-    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-    h = Math.imul(h ^ 0xff, 0x01000193);
-    for (let i = 0; i < value.length; i++) h = Math.imul(h ^ value.charCodeAt(i), 0x01000193);
-    h = Math.imul(h ^ 0xfe, 0x01000193);
-  }
-  return h >>> 0;
+  return labelFacts(series.labels).hash;
 }
 
 /**
@@ -33,14 +15,8 @@ function labelsHash(labels: RemoteSeries['labels']): number {
  */
 export function conformSeries(series: RemoteSeries): RemoteSeries | { invalid: string } {
   const labels = series.labels;
-  let sorted = true;
-  let empty = false;
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i]!.value === '') empty = true;
-    if (i > 0 && !(labels[i - 1]!.name < labels[i]!.name)) sorted = false;
-  }
   let out = series;
-  if (!sorted || empty) {
+  if (!labelFacts(labels).conforms) {
     const fixed = labels.filter((l) => l.value !== '').sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (let i = 1; i < fixed.length; i++) {
       if (fixed[i - 1]!.name === fixed[i]!.name) return { invalid: 'duplicate_label' };

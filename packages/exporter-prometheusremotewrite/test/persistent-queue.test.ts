@@ -175,6 +175,53 @@ describe('the persistent queue', () => {
     }
   });
 
+  it('hands out what it kept in memory and what it reads back in one order, whatever the memory bound, drops and reopens', () => {
+    for (const freshBytes of [0, 200, 1 << 20]) {
+      const dir = tempDir();
+      // Rows from a previous run come first.
+      const before = new PersistentQueue({ directory: dir, capacity: 12, shards: 2, freshBytes });
+      before.push([request(0, 1), request(1, 2)]);
+      before.close();
+      const q = new PersistentQueue({ directory: dir, capacity: 12, shards: 2, freshBytes });
+      try {
+        const order: number[][] = [[], []];
+        let value = 3;
+        let dropped = 0;
+        for (let round = 0; round < 12; round++) {
+          const pushed = Array.from({ length: 1 + (round % 3) }, (_, i) => request((round + i) % 2, value++, 2));
+          dropped += q.push(pushed).samples;
+          // Take some, so kept and read-back requests interleave; the full queue drops the oldest.
+          for (let shard = 0; shard < 2; shard++) {
+            if ((round + shard) % 3 === 0) continue;
+            const r = q.take(shard);
+            if (r !== undefined) {
+              order[shard]!.push(decodeStored(r).series[0]!.samples[0]!.value);
+              q.ack(shard, r.id);
+            }
+          }
+        }
+        for (let shard = 0; shard < 2; shard++) {
+          for (const r of takeAll(q, shard)) {
+            order[shard]!.push(decodeStored(r).series[0]!.samples[0]!.value);
+            q.ack(shard, r.id);
+          }
+        }
+        for (const values of order) assert.deepEqual(values, [...values].sort((a, b) => a - b), `freshBytes ${freshBytes}: in push order`);
+        assert.ok(dropped > 0, 'the oldest were dropped on the way');
+        assert.equal(q.size(), 0);
+        assert.deepEqual(q.push([request(0, 99)]), { samples: 0, points: 0 });
+      } finally {
+        q.close();
+      }
+      const reopened = new PersistentQueue({ directory: dir, capacity: 12, shards: 2, freshBytes });
+      try {
+        assert.deepEqual(valuesOf(reopened, 0), [99], 'an untaken kept request is on disk too');
+      } finally {
+        reopened.close();
+      }
+    }
+  });
+
   it('deletes what was acknowledged and keeps what was taken but not acknowledged across a reopen', () => {
     const dir = tempDir();
     const q = new PersistentQueue({ directory: dir, capacity: 100, shards: 1 });

@@ -162,8 +162,10 @@ function ascendingBounds(bounds: readonly number[]): boolean {
  */
 interface LabelGroup {
   base: Label[];
-  /** Series by `__name__` (and `le`/`quantile`). */
+  /** Series by `__name__`. */
   states: Map<string, SeriesState>;
+  /** Series with an `le` or `quantile` label, by `__name__` and then that label's value: no key is built per sample. */
+  withExtra: Map<string, Map<string, SeriesState>> | undefined;
 }
 
 /**
@@ -192,8 +194,8 @@ interface KeyedGroup {
   group: LabelGroup;
   names: string[];
   values: string[];
-  /** The map it was made from: a frozen map that comes again is the same content, unchecked. */
-  source: Attributes;
+  /** The map it was made from, if it was frozen then: when it comes again it is the same content, unchecked. */
+  frozenSource: Attributes | undefined;
 }
 
 /** By context (see #contextKey), then by the producer's key. Emptied with the other two. */
@@ -285,7 +287,7 @@ class Translation {
       this.#lastKeyed = byKey;
     }
     const known = byKey.get(producerKey);
-    if (known !== undefined && ((attrs === known.source && Object.isFrozen(attrs)) || sameAttributes(attrs, known))) return known.group;
+    if (known !== undefined && (attrs === known.frozenSource || sameAttributes(attrs, known))) return known.group;
     const group = this.#group(pointLabels(attrs, resource), reserved);
     const names: string[] = [];
     const values: string[] = [];
@@ -297,7 +299,8 @@ class Translation {
       values.push(v);
     }
     if (known === undefined) producerKeyed++;
-    byKey.set(producerKey, { group, names, values, source: attrs });
+    // Frozen stays frozen: checked once here rather than for every point.
+    byKey.set(producerKey, { group, names, values, frozenSource: Object.isFrozen(attrs) ? attrs : undefined });
     return group;
   }
 
@@ -322,7 +325,7 @@ class Translation {
     const key = seriesKey(base);
     let group = groupsByLabels.get(key);
     if (group === undefined) {
-      group = { base, states: new Map() };
+      group = { base, states: new Map(), withExtra: undefined };
       groupsByLabels.set(key, group);
     }
     return group;
@@ -330,11 +333,19 @@ class Translation {
 
   /** The state of a series of `group`; `fresh` when this call has not met it yet (see #start). */
   #state(group: LabelGroup, name: Label, extra: Label | undefined): SeriesState {
-    const key = extra === undefined ? name.value : `${name.value}\u0000${extra.value}`;
-    let state = group.states.get(key);
+    let states = group.states;
+    let key = name.value;
+    if (extra !== undefined) {
+      group.withExtra ??= new Map();
+      let byExtra = group.withExtra.get(key);
+      if (byExtra === undefined) group.withExtra.set(key, (byExtra = new Map()));
+      states = byExtra;
+      key = extra.value;
+    }
+    let state = states.get(key);
     if (state === undefined) {
       state = { labels: withLabels(group.base, name, extra), call: 0, series: undefined, primary: false, newestMs: -Infinity, inOrder: true };
-      group.states.set(key, state);
+      states.set(key, state);
     }
     return state;
   }

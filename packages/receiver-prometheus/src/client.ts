@@ -27,7 +27,8 @@ export class FetchError extends Error {
 }
 
 export interface Fetched {
-  body: string;
+  /** UTF-8, decompressed, in the chunks it arrived in (the parser reads them without joining them). */
+  body: Buffer[];
   contentType: string | undefined;
 }
 
@@ -114,11 +115,11 @@ export class ScrapeClient {
         }
         chunks.push(chunk as Buffer);
       }
-      let buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+      let body: Buffer[] = chunks;
       const encoding = res.headers['content-encoding'];
       if (typeof encoding === 'string' && encoding.toLowerCase() === 'gzip') {
         try {
-          buf = await gunzipAsync(buf, limit > 0 ? { maxOutputLength: Math.max(1, limit - 1) } : {});
+          body = [await gunzipAsync(Buffer.concat(chunks, size), limit > 0 ? { maxOutputLength: Math.max(1, limit - 1) } : {})];
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
             throw new FetchError('body_size_limit', `body size limit exceeded (limit ${limit} bytes, uncompressed)`);
@@ -127,7 +128,7 @@ export class ScrapeClient {
         }
       }
       const ct = res.headers['content-type'];
-      return { body: buf.toString('utf8'), contentType: Array.isArray(ct) ? ct[0] : ct };
+      return { body, contentType: Array.isArray(ct) ? ct[0] : ct };
     } catch (err) {
       if (err instanceof FetchError) throw err;
       if (timedOut) throw new FetchError('timeout', `scrape timed out after ${timeoutMs / 1000}s`, { cause: err });

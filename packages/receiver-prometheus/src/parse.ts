@@ -222,16 +222,85 @@ function parseLabelPairs(text: string, i: number, end: number, out: string[]): n
 }
 
 /**
+ * Bodies are decoded to text this many bytes at a time (to the next line end): a whole scrape as
+ * one string would go straight to V8's old generation and bring its next full collection closer,
+ * where pieces die young.
+ */
+const PIECE_BYTES = 64 * 1024;
+const NEWLINE = 10;
+
+/**
  * Parses an exposition, calling `h` for each HELP, TYPE, UNIT and sample in order. Throws an
  * ExpositionError naming the first bad line; the handler may throw a SeriesSyntaxError from
- * `sample`, which is reported with the line too.
+ * `sample`, which is reported with the line too. A body of bytes (or of chunks of bytes, as they
+ * came off the network) is read as UTF-8.
  */
-export function parseExposition(text: string, format: ExpositionFormat, h: ExpositionHandler): void {
-  const om = format === 'openmetrics';
+export function parseExposition(body: string | Uint8Array | readonly Uint8Array[], format: ExpositionFormat, h: ExpositionHandler): void {
+  const state: LineState = { om: format === 'openmetrics', line: 0, eof: false, last: '' };
+  if (typeof body === 'string') {
+    parseLines(body, state, h);
+    state.last = body;
+  } else {
+    parseChunks(body instanceof Uint8Array ? [body] : body, state, h);
+  }
+  if (state.om && !state.eof) throw new ExpositionError(state.line, 'an OpenMetrics exposition must end with "# EOF"', lastLine(state.last));
+}
+
+/**
+ * Decodes and parses chunks a line-aligned piece at a time; a line cut by a chunk's end is
+ * joined with the start of the next (UTF-8 never has a newline byte inside a character, so a
+ * piece that ends after a newline decodes on its own).
+ */
+function parseChunks(chunks: readonly Uint8Array[], state: LineState, h: ExpositionHandler): void {
+  let carry: Buffer | undefined;
+  for (const chunk of chunks) {
+    let buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (carry !== undefined) {
+      const nl = buf.indexOf(NEWLINE);
+      if (nl < 0) {
+        carry = Buffer.concat([carry, buf]);
+        continue;
+      }
+      parsePieces(Buffer.concat([carry, buf.subarray(0, nl + 1)]), state, h);
+      carry = undefined;
+      buf = buf.subarray(nl + 1);
+    }
+    const whole = buf.lastIndexOf(NEWLINE) + 1;
+    parsePieces(buf.subarray(0, whole), state, h);
+    if (whole < buf.length) carry = buf.subarray(whole);
+  }
+  if (carry !== undefined) parsePieces(carry, state, h);
+}
+
+/** `buf` (whole lines, the last maybe without its newline) as text of about PIECE_BYTES at a time. */
+function parsePieces(buf: Buffer, state: LineState, h: ExpositionHandler): void {
+  for (let from = 0; from < buf.length; ) {
+    const nl = buf.length - from > PIECE_BYTES ? buf.indexOf(NEWLINE, from + PIECE_BYTES) : -1;
+    const to = nl < 0 ? buf.length : nl + 1;
+    state.last = buf.toString('utf8', from, to);
+    parseLines(state.last, state, h);
+    from = to;
+  }
+}
+
+/** What parsing carries from one piece of an exposition to the next. */
+interface LineState {
+  om: boolean;
+  /** Lines read so far. */
+  line: number;
+  /** `# EOF` was read. */
+  eof: boolean;
+  /** The last piece parsed, for the message about a missing `# EOF`. */
+  last: string;
+}
+
+/** Parses whole lines (the last may lack its newline). */
+function parseLines(text: string, state: LineState, h: ExpositionHandler): void {
+  const om = state.om;
   const n = text.length;
   let pos = 0;
-  let line = 0;
-  let eof = false;
+  let line = state.line;
+  let eof = state.eof;
   while (pos < n) {
     let end = text.indexOf('\n', pos);
     if (end < 0) end = n;
@@ -257,7 +326,8 @@ export function parseExposition(text: string, format: ExpositionFormat, h: Expos
     }
     sampleLine(text, first, end, line, false, h);
   }
-  if (om && !eof) throw new ExpositionError(line, 'an OpenMetrics exposition must end with "# EOF"', lastLine(text));
+  state.line = line;
+  state.eof = eof;
 }
 
 function lastLine(text: string): string {
@@ -362,27 +432,40 @@ function seriesEnd(text: string, start: number, end: number, line: number, om: b
   return i;
 }
 
+/** Exact powers of ten: every one up to 10^22 is a double. */
+const POW10 = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
 /**
- * The number in text[start, end): plain integers of up to 15 digits are read here (exactly),
- * anything else by parseFloatToken. Undefined when it is not a number.
+ * The number in text[start, end): plain decimals of up to 15 digits (`123`, `-0.25`) are read
+ * here, anything else by parseFloatToken; undefined when it is not a number. The digits make an
+ * integer below 2^53 and the power of ten is exact, so one division rounds correctly: the same
+ * double as parsing the text.
  */
 function parseValue(text: string, start: number, end: number): number | undefined {
-  const n = end - start;
-  if (n > 0 && n <= 15) {
-    let v = 0;
-    let i = start;
-    for (; i < end; i++) {
-      const d = text.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) break;
-      v = v * 10 + d;
+  const negative = text.charCodeAt(start) === 45;
+  let i = negative ? start + 1 : start;
+  let digits = 0;
+  let point = -1;
+  let m = 0;
+  for (; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && point < 0) {
+      point = i;
+      continue;
     }
-    if (i === end) return v;
+    const d = c - 48;
+    if (d < 0 || d > 9) break;
+    m = m * 10 + d;
+    digits++;
+  }
+  if (i === end && digits > 0 && digits <= 15 && point !== end - 1 && point !== (negative ? start + 1 : start)) {
+    const v = point < 0 ? m : m / POW10[end - 1 - point]!;
+    return negative ? -v : v;
   }
   return parseFloatToken(text.slice(start, end));
 }
 
 function sampleLine(text: string, start: number, end: number, line: number, om: boolean, h: ExpositionHandler): void {
-  const whole = () => text.slice(start, end);
   let series: string | undefined = h.expect?.();
   let nameEnd = -1;
   let i = 0;
@@ -402,19 +485,19 @@ function sampleLine(text: string, start: number, end: number, line: number, om: 
   }
   // The value, after one space (OpenMetrics) or any spaces and tabs (text).
   const c0 = text.charCodeAt(i);
-  if (i >= end || (c0 !== SPACE && (om || c0 !== TAB))) throw new ExpositionError(line, 'expected a space and a value after the series', whole());
+  if (i >= end || (c0 !== SPACE && (om || c0 !== TAB))) throw new ExpositionError(line, 'expected a space and a value after the series', text.slice(start, end));
   let v = om ? i + 1 : skipSpace(text, i, end);
   const valueStart = v;
   while (v < end && text.charCodeAt(v) !== SPACE && text.charCodeAt(v) !== TAB) v++;
-  if (v === valueStart) throw new ExpositionError(line, 'expected a value after the series', whole());
+  if (v === valueStart) throw new ExpositionError(line, 'expected a value after the series', text.slice(start, end));
   const value = parseValue(text, valueStart, v);
-  if (value === undefined) throw new ExpositionError(line, `invalid value "${text.slice(valueStart, v)}"`, whole());
+  if (value === undefined) throw new ExpositionError(line, `invalid value "${text.slice(valueStart, v)}"`, text.slice(start, end));
 
   let timestampMs = NaN;
   let exemplar: ParsedExemplar | undefined;
   let t = om ? v : skipSpace(text, v, end);
   if (om && t < end) {
-    if (text.charCodeAt(t) !== SPACE) throw new ExpositionError(line, 'expected a space after the value', whole());
+    if (text.charCodeAt(t) !== SPACE) throw new ExpositionError(line, 'expected a space after the value', text.slice(start, end));
     t++;
   }
   if (t < end && text.charCodeAt(t) !== HASH) {
@@ -422,10 +505,10 @@ function sampleLine(text: string, start: number, end: number, line: number, om: 
     while (t < end && text.charCodeAt(t) !== SPACE && text.charCodeAt(t) !== TAB) t++;
     const token = text.slice(tsStart, t);
     timestampMs = om ? openMetricsTimestamp(token) : textTimestamp(token);
-    if (Number.isNaN(timestampMs)) throw new ExpositionError(line, `invalid timestamp "${token}"`, whole());
+    if (Number.isNaN(timestampMs)) throw new ExpositionError(line, `invalid timestamp "${token}"`, text.slice(start, end));
     if (om) {
       if (t < end) {
-        if (text.charCodeAt(t) !== SPACE) throw new ExpositionError(line, 'expected a space after the timestamp', whole());
+        if (text.charCodeAt(t) !== SPACE) throw new ExpositionError(line, 'expected a space after the timestamp', text.slice(start, end));
         t++;
       }
     } else {
@@ -433,18 +516,18 @@ function sampleLine(text: string, start: number, end: number, line: number, om: 
     }
   }
   if (t < end) {
-    if (!om) throw new ExpositionError(line, 'unexpected text after the value and timestamp', whole());
+    if (!om) throw new ExpositionError(line, 'unexpected text after the value and timestamp', text.slice(start, end));
     try {
       exemplar = parseExemplar(text, t, end);
     } catch (err) {
-      if (err instanceof SeriesSyntaxError) throw new ExpositionError(line, `invalid exemplar: ${err.message}`, whole());
+      if (err instanceof SeriesSyntaxError) throw new ExpositionError(line, `invalid exemplar: ${err.message}`, text.slice(start, end));
       throw err;
     }
   }
   try {
     h.sample(series, nameEnd, value, timestampMs, exemplar);
   } catch (err) {
-    if (err instanceof SeriesSyntaxError) throw new ExpositionError(line, err.message, whole());
+    if (err instanceof SeriesSyntaxError) throw new ExpositionError(line, err.message, text.slice(start, end));
     throw err;
   }
 }

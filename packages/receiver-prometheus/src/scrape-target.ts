@@ -432,7 +432,7 @@ export class TargetScraper {
    * a ScrapeError (a limit); either way the caller reports the scrape failed and calls
    * `fail()`. `timestampMs` is the scrape's one timestamp.
    */
-  scrape(body: string, format: ExpositionFormat, timestampMs: number): ScrapeResult {
+  scrape(body: string | Uint8Array | readonly Uint8Array[], format: ExpositionFormat, timestampMs: number): ScrapeResult {
     const gen = ++this.#scrapes;
     this.#count = 0;
     this.#exemplars.clear();
@@ -464,20 +464,22 @@ export class TargetScraper {
     const nextEntries = this.#nextEntries;
     let line = 0;
 
+    // Names and help are interned: they outlive the parse, and the parser's strings may hold on
+    // to the piece of the body they were cut from.
     const handler: ExpositionHandler = {
       help: (name, text) => {
-        fam = familyFor(name);
-        fam.help = text;
+        fam = familyFor(this.#intern(name));
+        fam.help = this.#intern(text);
       },
       type: (name, type) => {
-        fam = familyFor(name);
+        fam = familyFor(this.#intern(name));
         fam.type = type;
         // Interned: each sample compares it with its cache entry's, by identity when unchanged.
         fam.id = this.#intern(`${type} ${name}`);
       },
       unit: (name, unit) => {
-        fam = familyFor(name);
-        fam.unit = unit;
+        fam = familyFor(this.#intern(name));
+        fam.unit = this.#intern(unit);
       },
       expect: () => (line < lastCount ? lastSeries[line] : undefined),
       sample: (series, nameEnd, value, ts, exemplar) => {

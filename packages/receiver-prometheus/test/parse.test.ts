@@ -12,7 +12,7 @@ interface Seen {
   exemplar?: { labels: string[]; value: number; timestampMs: number };
 }
 
-function parse(text: string, format: ExpositionFormat = 'text'): Seen[] {
+function parse(text: string | Uint8Array | Uint8Array[], format: ExpositionFormat = 'text'): Seen[] {
   const out: Seen[] = [];
   parseExposition(text, format, {
     help: (name, t) => out.push({ kind: 'help', name, text: t }),
@@ -29,7 +29,7 @@ function parse(text: string, format: ExpositionFormat = 'text'): Seen[] {
   return out;
 }
 
-const samples = (text: string, format?: ExpositionFormat) => parse(text, format).filter((s) => s.kind === 'sample');
+const samples = (text: string | Uint8Array | Uint8Array[], format?: ExpositionFormat) => parse(text, format).filter((s) => s.kind === 'sample');
 
 test('text format: HELP, TYPE, labels, values and millisecond timestamps', () => {
   const text = [
@@ -202,4 +202,48 @@ test('an empty body is an empty scrape', () => {
   assert.deepEqual(parse(''), []);
   assert.deepEqual(parse('\n\n  \n'), []);
   assert.deepEqual(parse('# EOF\n', 'openmetrics'), []);
+});
+
+test('a body of bytes parses as its UTF-8 text, however long, lines and errors numbered across the whole body', () => {
+  // Several hundred KiB: decoded piece by piece, with multi-byte characters and CRLF line ends throughout.
+  const lines: string[] = ['# HELP greetings_total Gr\u00fc\u00dfe \u2603.', '# TYPE greetings_total counter'];
+  for (let i = 0; i < 20_000; i++) lines.push(`greetings_total{who="\u2603 ${i} \u{1F600}",n="${'x'.repeat(i % 7)}"} ${i}.5${i % 3 === 0 ? '\r' : ''}`);
+  const text = `${lines.join('\n')}\n`;
+  assert.ok(Buffer.byteLength(text) > 512 * 1024);
+  assert.deepEqual(parse(Buffer.from(text)), parse(text));
+  // As chunks cut anywhere: inside characters and lines, right after newlines, empty, one byte.
+  const bytes = Buffer.from(text);
+  const chunks: Uint8Array[] = [];
+  for (let at = 0, k = 0; at < bytes.length; k++) {
+    const size = [1, 0, 7, 65_536, 3, 100_000, 2][k % 7]!;
+    chunks.push(bytes.subarray(at, at + size));
+    at += size;
+  }
+  assert.deepEqual(parse(chunks), parse(text));
+  const afterNewline = bytes.indexOf(10) + 1;
+  assert.deepEqual(parse([bytes.subarray(0, afterNewline), bytes.subarray(afterNewline)]), parse(text));
+  assert.deepEqual(parse(Buffer.from(`${text}# EOF\n`), 'openmetrics').length, 20_002);
+
+  const bad = `${text}oops{\n`;
+  assert.throws(() => parse(Buffer.from(bad)), { name: 'ExpositionError', message: `line ${lines.length + 1}: unterminated label set: missing "}": "oops{"` });
+  assert.throws(() => parse(Buffer.from(text), 'openmetrics'), (err: Error) => err.message.startsWith(`line ${lines.length}: an OpenMetrics exposition must end with "# EOF": "greetings_total{who=`));
+  assert.throws(() => parse(Buffer.from(`a 1\n# EOF\n${text}`), 'openmetrics'), { message: 'line 3: unexpected data after "# EOF": "# HELP greetings_total Gr\u00fc\u00dfe \u2603."' });
+  assert.deepEqual(parse(Buffer.alloc(0)), []);
+});
+
+test('decimal values read exactly as the number their text names, -0 and the longest fast forms included', () => {
+  const texts = ['0', '-0', '-0.0', '007', '0.1', '0.3', '61.375', '-2.5', '123456789012345', '0.123456789012345', '9007199.254740993', '1234567890123456', '5.', '.5', '-.5', '1e3', '1.5E-7', '+1.5'];
+  let x = 12345;
+  for (let i = 0; i < 2000; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const digits = String(x).padStart(10, '0');
+    const cut = 1 + (x % 9);
+    texts.push(`${x % 2 === 0 ? '-' : ''}${digits.slice(0, cut)}.${digits.slice(cut)}${x % 5 === 0 ? digits.slice(0, 5) : ''}`);
+  }
+  for (const text of texts) {
+    const [s] = samples(`a ${text}\n`);
+    assert.ok(Object.is(s!.value, Number(text)), `${text}: ${s!.value} !== ${Number(text)}`);
+  }
+  assert.throws(() => samples('a 0x10\n'), { name: 'ExpositionError' });
+  assert.throws(() => samples('a 1..2\n'), { name: 'ExpositionError' });
 });

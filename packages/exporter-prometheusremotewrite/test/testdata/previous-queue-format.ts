@@ -17,7 +17,7 @@ export function encodeRecord(series: readonly RemoteSeries[]): Uint8Array {
   for (const s of series) {
     w.tag(1, LEN);
     const m = w.fork(2);
-    writeLabels(w, 1, s);
+    writeLabels(w, s);
     writeSamples(w, 2, s);
     writeHistograms(w, 4, s);
     w.tag(16, VARINT);
