@@ -3,10 +3,11 @@
  * keeps the latest value of each series, and serves them at `GET /metrics` for Prometheus to
  * scrape. Reads the batch and never changes it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   defineExporter,
+  nodeHttp,
   parseDuration,
   parseHostPort,
   formatHostPort,
@@ -121,7 +122,7 @@ export function createPrometheusExporter(settings: CreateSettings<PrometheusConf
 
     async start() {
       const { host, port } = parseHostPort(config.endpoint);
-      const s = createServer(answer);
+      const s = nodeHttp.createServer(answer);
       await listen(s, { host, port, what: 'metrics' });
       s.on('error', (err) => logger.error('prometheus exporter server error', { err }));
       server = s;

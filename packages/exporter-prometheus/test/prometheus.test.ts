@@ -20,7 +20,7 @@ import {
   type Metric,
   type MetricsBatch,
 } from '@skein/core';
-import { requireTool, sourceReceiver, startService } from '@skein/core/testing';
+import { builtinsLoadedBy, requireTool, sourceReceiver, startService } from '@skein/core/testing';
 import prometheusExporter, { createPrometheusExporter, type PrometheusExporter } from '../src/index.ts';
 
 /** 2025-01-15T12:00:00Z */
@@ -350,4 +350,10 @@ test('shutdown is safe without start and safe twice; the port is released', asyn
   await lone.shutdown?.();
   await lone.shutdown?.();
   assert.equal(lone.address, undefined);
+});
+
+test("importing the exporter leaves Node's bundled undici unloaded (node:http is not imported as an ES module)", async () => {
+  const loaded = await builtinsLoadedBy(import.meta.resolve('../src/index.ts'));
+  assert.ok(loaded.includes('http'), 'node:http is loaded');
+  assert.ok(!loaded.includes('internal/deps/undici/undici'), 'undici is not');
 });
