@@ -7,7 +7,7 @@
  */
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import { formatHostPort, parseDuration, parseHostPort, parseSize, SkeinError, type Logger, type RequestContext, type ServerRequest } from '@skein/core';
+import { formatHostPort, listen, parseDuration, parseHostPort, parseSize, type Logger, type RequestContext, type ServerRequest } from '@skein/core';
 import { encodeMetricsResponseProto, encodeStatusProto } from './codec/index.ts';
 import type { GrpcConfig } from './config.ts';
 import { BodyTooLargeError, inflateMessage } from './decompress.ts';
@@ -80,10 +80,8 @@ function frame(message: Uint8Array): Buffer {
 
 /** The peer as `host:port`, with brackets for IPv6. */
 function peerOf(session: http2.Http2Session | undefined): string | undefined {
-  if (!session) return undefined;
-  const { remoteAddress: host, remotePort: port } = session.socket;
-  if (host === undefined || port === undefined) return undefined;
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  const { remoteAddress: host, remotePort: port } = session?.socket ?? {};
+  return host === undefined || port === undefined ? undefined : formatHostPort(host, port);
 }
 
 /** Request headers as metadata: lowercase keys, no pseudo-headers or transport headers, no binary values. */
@@ -190,15 +188,13 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningServ
       const chunks: Buffer[] = [];
       let received = 0;
       let declared = -1;
-      let settled = false;
+      let done = false;
       const finish = (result: { compressed: boolean; message: Buffer } | CallStatus | undefined) => {
-        if (settled) return;
-        settled = true;
+        if (done) return;
+        done = true;
         stream.off('data', onData);
         stream.off('end', onEnd);
         stream.off('close', onClose);
-        if (result === undefined || 'compressed' in result) return resolve(result);
-        chunks.length = 0;
         resolve(result);
       };
       const onData = (chunk: Buffer) => {
@@ -276,8 +272,8 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningServ
     }
   }
 
-  function refuse(stream: http2.ServerHttp2Stream, s: CallStatus, startedAt: number, initial: Record<string, string> = {}) {
-    const sent = answer(stream, s.code, s.message, initial);
+  function refuse(stream: http2.ServerHttp2Stream, s: CallStatus, startedAt: number) {
+    const sent = answer(stream, s.code, s.message, {});
     metrics.request('grpc', sent ? s.outcome : 'aborted', startedAt);
   }
 
@@ -306,14 +302,16 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningServ
       const sreq: ServerRequest = { transport: 'grpc', path, headers: md, query: new URLSearchParams(), ctx };
 
       const refused = await front.admit(sreq);
-      if (refused) return void (answered || ((answered = true), refuseFailure(stream, refused, startedAt, {})));
+      if (answered) return;
+      if (refused) {
+        answered = true;
+        return refuseFailure(stream, refused, startedAt, {});
+      }
       const read = await readMessage(stream);
       if (answered) return;
-      if (read === undefined) {
-        answered = true;
-        return metrics.request('grpc', 'aborted', startedAt);
-      }
-      if ('outcome' in read) return void ((answered = true), refuse(stream, read, startedAt));
+      answered = read === undefined || 'outcome' in read;
+      if (read === undefined) return metrics.request('grpc', 'aborted', startedAt);
+      if ('outcome' in read) return refuse(stream, read, startedAt);
       let message = read.message;
       if (read.compressed) {
         const encoding = headers['grpc-encoding'];
@@ -409,14 +407,7 @@ export async function startGrpcServer(o: GrpcServerOptions): Promise<RunningServ
   server.on('tlsClientError', (err) => logger.debug('gRPC TLS handshake failed', { err }));
 
   const { host, port } = parseHostPort(config.endpoint);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error) => reject(new SkeinError('SKEIN_ERR_COMPONENT_START', `cannot serve OTLP/gRPC on ${config.endpoint}: ${err.message}`, { cause: err }));
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
+  await listen(server, { host, port, what: 'OTLP/gRPC' });
   server.on('error', (err) => logger.error('OTLP/gRPC server error', { err }));
   const bound = server.address();
   const boundPort = typeof bound === 'object' && bound ? bound.port : port;

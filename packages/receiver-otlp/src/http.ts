@@ -114,7 +114,8 @@ export async function startHttpServer(o: HttpServerOptions): Promise<RunningServ
     // after them, which costs a push several µs more; replies are small, so they go as latin1
     // text, byte for byte.
     if (length === 0) res.end();
-    else res.end(typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), typeof body === 'string' ? 'utf8' : 'latin1');
+    else if (typeof body === 'string') res.end(body);
+    else res.end(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1'), 'latin1');
   }
 
   function sendFailure(req: IncomingMessage, res: ServerResponse, encoding: Encoding, f: Failure, headers: Record<string, string> = {}) {

@@ -23,15 +23,16 @@ export function receiverMetrics(telemetry: ComponentTelemetry, receiverId: strin
   });
   // The framework's family, so the points refused here and those the pipeline refused are one metric.
   const refused = receiverRefusedPoints(telemetry.registry);
-  // Bound series, made once per transport and outcome: a label lookup per request shows in profiles.
-  const bound = new Map<string, { requests: CounterChild; duration: HistogramChild }>();
+  // Series bound once, on a transport's or outcome's first request: a label lookup per request
+  // shows in profiles, and a transport that is not served exports no series.
+  const bound: Partial<Record<'http' | 'grpc', { duration: HistogramChild; requests: Map<Outcome, CounterChild> }>> = {};
   return {
     request(transport, outcome, startedAt) {
-      const key = `${transport} ${outcome}`;
-      let b = bound.get(key);
-      if (!b) bound.set(key, (b = { requests: requests.labels({ transport, outcome }), duration: duration.labels({ transport }) }));
-      b.requests.inc(1);
-      b.duration.observe((performance.now() - startedAt) / 1000);
+      const t = (bound[transport] ??= { duration: duration.labels({ transport }), requests: new Map() });
+      let counter = t.requests.get(outcome);
+      if (!counter) t.requests.set(outcome, (counter = requests.labels({ transport, outcome })));
+      counter.inc(1);
+      t.duration.observe((performance.now() - startedAt) / 1000);
     },
     invalidPoints(transport, n) {
       refused.inc(n, { receiver: receiverId, transport, reason: 'invalid' });

@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { constants, createDeflate, createGzip, createZstdCompress, gzipSync, zstdCompressSync, type Gzip } from 'node:zlib';
+import { constants, createDeflate, createGzip, createZstdCompress, gzipSync, zstdCompressSync } from 'node:zlib';
 import { countDataPoints } from '@skein/core';
 import {
+  bomb,
   decodeStatusJson,
   decodeStatusProto,
   metricsJson,
@@ -26,21 +27,6 @@ const MiB = 1024 * 1024;
 async function stillServing(h: Harness): Promise<void> {
   const res = await pushProto(h.httpPort, metricsProto({ points: 1 }));
   assert.equal(res.status, 200, `the receiver no longer answers pushes: ${res.status} ${res.text}`);
-}
-
-/** `bytes` zeros, compressed as a stream so the test never holds them inflated. */
-async function bomb(make: () => Gzip | ReturnType<typeof createZstdCompress> | ReturnType<typeof createDeflate>, bytes: number): Promise<Buffer> {
-  const z = make();
-  const chunks: Buffer[] = [];
-  z.on('data', (c: Buffer) => chunks.push(c));
-  const ended = new Promise((resolve) => z.on('end', resolve));
-  const zeros = Buffer.alloc(MiB);
-  for (let written = 0; written < bytes; written += zeros.length) {
-    if (!z.write(zeros)) await new Promise((resolve) => z.once('drain', resolve));
-  }
-  z.end();
-  await ended;
-  return Buffer.concat(chunks);
 }
 
 test('truncated protobuf, garbage and wrong wire types are 400 with a google.rpc.Status saying why', async () => {

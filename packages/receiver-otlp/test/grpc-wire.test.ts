@@ -9,9 +9,9 @@ import { once } from 'node:events';
 import * as http2 from 'node:http2';
 import { connect } from 'node:net';
 import { createGzip, deflateSync, gzipSync } from 'node:zlib';
-import { countDataPoints } from '@skein/core';
+import { countDataPoints, permanentError, retryableError } from '@skein/core';
 import { encodeGrpcMessage, parseGrpcTimeout } from '../src/grpc.ts';
-import { decodeStatusProto, eventually, grpcClient, grpcExport, METRICS_PATH, metricsProto, startOtlp, type Harness } from './helpers.ts';
+import { bomb, decodeStatusProto, eventually, grpcClient, grpcExport, METRICS_PATH, metricsProto, startOtlp, type Harness } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 const GRPC = '{grpc: {endpoint: "127.0.0.1:0", max_recv_msg_size: 64KiB}}';
@@ -196,19 +196,12 @@ test('a message declared over max_recv_msg_size is refused at once, before its b
 test('gzip bombs stop inflating at max_recv_msg_size: RESOURCE_EXHAUSTED, and memory stays bounded over 30 of them', async () => {
   const h = await startOtlp({ protocols: GRPC });
   try {
-    const z = createGzip({ level: 9 });
-    const chunks: Buffer[] = [];
-    z.on('data', (c: Buffer) => chunks.push(c));
-    const zeros = Buffer.alloc(MiB);
-    for (let i = 0; i < 48; i++) if (!z.write(zeros)) await once(z, 'drain');
-    z.end();
-    await once(z, 'end');
-    const bomb = message(Buffer.concat(chunks), 1);
-    assert.ok(bomb.length < 64 * 1024, `the bomb is ${bomb.length} bytes on the wire, under the limit`);
+    const gzipped = message(await bomb(() => createGzip({ level: 9 }), 48 * MiB), 1);
+    assert.ok(gzipped.length < 64 * 1024, `the bomb is ${gzipped.length} bytes on the wire, under the limit`);
 
     const before = process.memoryUsage();
     for (let i = 0; i < 30; i += 10) {
-      const answers = await Promise.all(Array.from({ length: 10 }, () => rawCall(h.grpcPort, { headers: { 'grpc-encoding': 'gzip' }, body: bomb })));
+      const answers = await Promise.all(Array.from({ length: 10 }, () => rawCall(h.grpcPort, { headers: { 'grpc-encoding': 'gzip' }, body: gzipped })));
       for (const a of answers) {
         assert.equal(a.grpcStatus, 8);
         assert.equal(a.grpcMessage, 'received message that decompresses to a size larger than 65536');
@@ -323,7 +316,6 @@ test('300 concurrent gRPC connections are all answered and counted', async () =>
 });
 
 test('a refusal retryable downstream carries RetryInfo in grpc-status-details-bin, base64 without padding', async () => {
-  const { retryableError } = await import('@skein/core');
   const h = await startOtlp({ protocols: GRPC });
   try {
     h.sink.control.fail = () => retryableError('exporter unavailable', { retryAfterMs: 1500 });
@@ -341,7 +333,6 @@ test('grpc-message is percent-encoded, and grpc-js clients read it back', async 
   assert.equal(encodeGrpcMessage('plain text'), 'plain text');
   assert.equal(encodeGrpcMessage('100% sure'), '100%25 sure');
   assert.equal(encodeGrpcMessage('température\n'), 'temp%C3%A9rature%0A');
-  const { permanentError } = await import('@skein/core');
   const h = await startOtlp({ protocols: GRPC });
   const client = grpcClient(h.grpcPort);
   try {

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { request as httpRequest, type Agent, type OutgoingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
+import type { Transform } from 'node:stream';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import protobuf from 'protobufjs/minimal.js';
@@ -440,4 +441,19 @@ export async function eventually(check: () => boolean, what: string, ms = 10_000
     if (Date.now() > until) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** `bytes` zeros, compressed as a stream so the test never holds them inflated. */
+export async function bomb(make: () => Transform, bytes: number): Promise<Buffer> {
+  const z = make();
+  const chunks: Buffer[] = [];
+  z.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise((resolve) => z.on('end', resolve));
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (let written = 0; written < bytes; written += zeros.length) {
+    if (!z.write(zeros)) await new Promise((resolve) => z.once('drain', resolve));
+  }
+  z.end();
+  await ended;
+  return Buffer.concat(chunks);
 }
