@@ -72,7 +72,6 @@ export function createThresholdStore(settings: CreateSettings<ThresholdStoreConf
   const refreshMs = parseDuration(config.refresh_interval);
   let redis: RedisSync | undefined;
   const limits = { ttlMs, maxClusters: config.max_clusters, maxNodesPerCluster: config.max_nodes_per_cluster, maxNodes: config.max_nodes };
-  const state = new FleetState(limits, now, config.backend === 'redis' ? (e) => redis!.onRecord(e) : undefined);
 
   const refusedFamily = telemetry.counter({
     name: 'skein_threshold_store_refused_total',
@@ -93,7 +92,9 @@ export function createThresholdStore(settings: CreateSettings<ThresholdStoreConf
   expired.inc(0);
 
   let pendingGauge: Gauge | undefined;
-  if (config.backend === 'redis') {
+  let state: FleetState;
+  if (config.backend !== 'redis') state = new FleetState(limits, now);
+  else {
     const r = config.redis!;
     const errors = telemetry.counter({
       name: 'skein_threshold_store_errors_total',
@@ -106,6 +107,8 @@ export function createThresholdStore(settings: CreateSettings<ThresholdStoreConf
       help: 'Scores dropped from the Redis write queue because it was full (max_pending_writes), oldest first.',
     });
     dropped.inc(0);
+    // Pushes put their node in the state's write log; the Redis side drains it.
+    state = new FleetState(limits, now, { max: r.max_pending_writes, onLogged: () => redis!.scheduleFlush(), onDropped: (n) => dropped.inc(n) });
     const up = telemetry.gauge({ name: 'skein_threshold_store_redis_up', help: '1 while the threshold store is connected to Redis, else 0.' });
     up.set(0);
     const lastSync = telemetry.gauge({
@@ -118,13 +121,11 @@ export function createThresholdStore(settings: CreateSettings<ThresholdStoreConf
       url: r.url,
       keyPrefix: r.key_prefix,
       timeoutMs: parseDuration(r.timeout),
-      maxPendingWrites: r.max_pending_writes,
       ttlMs,
       state,
       now,
       logger,
       onError: (op) => errorChildren[op].inc(),
-      onDropped: (n) => dropped.inc(n),
       onUp: (isUp) => up.set(isUp ? 1 : 0),
       onSynced: (atMs) => lastSync.set(atMs / 1000),
     });

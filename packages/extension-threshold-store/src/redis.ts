@@ -2,8 +2,8 @@
  * The Redis side of `backend: redis`. Each replica keeps the whole fleet in its FleetState and
  * answers from it; Redis is where replicas meet:
  *
- * - a push updates the local state at once and queues the node's entry; queued entries are
- *   written soon after (one per node however often it pushed, several clusters per round
+ * - a push updates the local state at once and puts the node in the state's write log; logged
+ *   nodes are written soon after (one per node however often it pushed, several clusters per round
  *   trip) by a Lua script that keeps whichever score of a node was seen last, so the order
  *   writes arrive in is moot. Each script call takes the cluster's next version and files the
  *   nodes it wrote under it;
@@ -12,7 +12,7 @@
  *   written after the version it read last. Its own unconfirmed scores are laid on top, and
  *   thresholds are computed locally, so replicas holding the same scores agree exactly;
  * - when Redis is unreachable nothing waits for it: pushes are answered from local state, the
- *   queue is bounded (the oldest entry is dropped past it), errors are counted, and the
+ *   write log is bounded (the oldest node is dropped past it), errors are counted, and the
  *   client reconnects with backoff. After every reconnect the replica writes its whole view
  *   back (older scores never win), so a Redis that restarted empty is refilled at once.
  *
@@ -25,7 +25,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '@skein/core';
 import { createClient } from 'redis';
-import { scoreEntry, type ClusterRead, type FleetState, type ScoreEntry } from './store.ts';
+import type { ClusterRead, FleetState, ScoreRecord } from './store.ts';
 
 /**
  * KEYS: scores, seen, clusters, version, changed. ARGV: cluster, key ttl ms, then node, score,
@@ -111,13 +111,11 @@ export interface RedisSyncOptions {
   url: string;
   keyPrefix: string;
   timeoutMs: number;
-  maxPendingWrites: number;
   ttlMs: number;
   state: FleetState;
   now: () => number;
   logger: Logger;
   onError(op: 'connect' | 'write' | 'read'): void;
-  onDropped(n: number): void;
   onUp(up: boolean): void;
   onSynced(atMs: number): void;
 }
@@ -126,14 +124,8 @@ export class RedisSync {
   readonly #o: RedisSyncOptions;
   readonly #client;
   readonly #keyTtl: string;
-  /**
-   * Entries whose score is to be written, oldest first, from `#head` on. An entry is queued
-   * once however often its node pushes meanwhile: it is updated in place.
-   */
-  #queue: ScoreEntry[] = [];
-  #head = 0;
-  /** Entries sent and not yet confirmed. */
-  #inFlight: ScoreEntry[] = [];
+  /** Scores sent and not yet confirmed (what is still to be sent is the state's write log). */
+  #inFlight: ScoreRecord[] = [];
   #flushScheduled = false;
   #flushing: Promise<void> | undefined;
   #syncing: Promise<void> | undefined;
@@ -171,16 +163,12 @@ export class RedisSync {
       this.#versions.clear();
       this.#writeFailed = false;
       this.#setReady(true);
-      this.#scheduleFlush();
+      this.scheduleFlush();
     });
   }
 
   get pendingWrites(): number {
-    return this.#queued + this.#inFlight.length;
-  }
-
-  get #queued(): number {
-    return this.#queue.length - this.#head;
+    return this.#o.state.logged + this.#inFlight.length;
   }
 
   get ready(): boolean {
@@ -207,52 +195,26 @@ export class RedisSync {
     else this.#o.logger.warn('redis did not answer at start; answering from local scores until it does', { url: redactUrl(this.#o.url) });
   }
 
-  /** Called for every accepted score: queues its entry, dropping the oldest past the bound. */
-  onRecord(e: ScoreEntry): void {
-    if (e.queued) return;
-    if (this.#queued >= this.#o.maxPendingWrites) {
-      this.#queue[this.#head]!.queued = false;
-      this.#queue[this.#head++] = undefined!;
-      this.#o.onDropped(1);
-      if (this.#head >= 1024 && this.#head * 2 >= this.#queue.length) {
-        this.#queue = this.#queue.slice(this.#head);
-        this.#head = 0;
-      }
-    }
-    e.queued = true;
-    this.#queue.push(e);
-    this.#scheduleFlush();
-  }
-
-  /** Writes what is queued soon, batching whatever else arrives in the meantime. */
-  #scheduleFlush(): void {
+  /** Writes the write log soon, batching whatever else arrives in the meantime. The state calls it when a node enters the log. */
+  scheduleFlush(): void {
     if (this.#flushScheduled || this.#flushing || !this.#ready || this.#writeFailed || this.#closed) return;
-    if (this.#queued === 0) return;
+    if (this.#o.state.logged === 0) return;
     this.#flushScheduled = true;
     setImmediate(() => {
       this.#flushScheduled = false;
       this.#flush().then(
-        () => this.#scheduleFlush(),
+        () => this.scheduleFlush(),
         () => undefined,
       );
     });
   }
 
-  /** Takes the queue, oldest first, leaving it empty. */
-  #takeQueue(): ScoreEntry[] {
-    const taken = this.#head === 0 ? this.#queue : this.#queue.slice(this.#head);
-    this.#queue = [];
-    this.#head = 0;
-    return taken;
-  }
-
-  /** Sends the queue; on failure puts it back (in front of newer scores) and rejects. */
+  /** Sends the write log; on failure puts it back (in front of newer scores) and rejects. */
   #flush(): Promise<void> {
     if (this.#flushing) return this.#flushing;
-    if (this.#queued === 0) return Promise.resolve();
-    const batch = this.#takeQueue();
-    // Unmarked before sending: a push while the write is out queues the entry again.
-    for (const e of batch) e.queued = false;
+    // Taken before sending: a node that pushes while the write is out enters the log again.
+    const batch = this.#o.state.takeLogged();
+    if (batch.length === 0) return Promise.resolve();
     this.#inFlight = batch;
     this.#flushing = this.#writeScores(batch)
       .then(
@@ -263,7 +225,7 @@ export class RedisSync {
           this.#o.onError('write');
           // Retried by the next refresh rather than at once, so an outage is not a busy loop.
           this.#writeFailed = true;
-          this.#requeue(batch);
+          this.#o.state.restoreLogged(batch);
           throw err;
         },
       )
@@ -274,25 +236,11 @@ export class RedisSync {
     return this.#flushing;
   }
 
-  /** Puts failed writes back in front of newer ones, then drops the oldest past the bound. */
-  #requeue(failed: ScoreEntry[]): void {
-    const newer = this.#takeQueue();
-    const back = failed.filter((e) => !e.queued);
-    for (const e of back) e.queued = true;
-    const all = back.concat(newer);
-    const drop = all.length - this.#o.maxPendingWrites;
-    if (drop > 0) {
-      for (let i = 0; i < drop; i++) all[i]!.queued = false;
-      this.#o.onDropped(drop);
-    }
-    this.#queue = drop > 0 ? all.slice(drop) : all;
-  }
-
-  /** Writes scores; the values are read now, so later pushes go out with the next write. */
-  async #writeScores(scores: Iterable<ScoreEntry>): Promise<void> {
+  /** Writes scores (copies: later pushes go out with the next write). */
+  async #writeScores(scores: Iterable<ScoreRecord>): Promise<void> {
     // One entry per node and call, the one seen last: a script call compares each node with
     // Redis, not with the other nodes of the same call.
-    const byCluster = new Map<string, Map<string, ScoreEntry>>();
+    const byCluster = new Map<string, Map<string, ScoreRecord>>();
     for (const e of scores) {
       let nodes = byCluster.get(e.clusterId);
       if (nodes === undefined) byCluster.set(e.clusterId, (nodes = new Map()));
@@ -320,7 +268,7 @@ export class RedisSync {
   }
 
   /**
-   * One refresh: write what is queued (and, after a reconnect, everything), read each cluster
+   * One refresh: write the write log (and, after a reconnect, everything), read each cluster
    * back and replace the local state with it. Rejects when Redis could not be read; the local
    * state is then left as it was.
    */
@@ -353,7 +301,7 @@ export class RedisSync {
       throw err;
     }
     const state = this.#o.state;
-    state.replace(read.clusters, [...this.#inFlight, ...this.#queue.slice(this.#head)]);
+    state.replace(read.clusters, this.#inFlight);
     // A cluster the state left out (past max_clusters) is read whole if it ever comes back.
     for (const id of read.versions.keys()) if (!state.holds(id)) read.versions.delete(id);
     this.#versions = read.versions;
@@ -373,14 +321,14 @@ export class RedisSync {
       const clusterId = ids[c]!;
       const [version, full, flat] = replies[c] as [number, number, (string | null)[]];
       if (version === 0) continue;
-      const entries: ScoreEntry[] = [];
+      const entries: ScoreRecord[] = [];
       for (let i = 0; i + 1 < flat.length; i += 2) {
         const value = flat[i + 1];
         const space = value?.indexOf(' ') ?? -1;
         if (space <= 0) continue;
         const score = Number(value!.slice(0, space));
         const seenMs = Number(value!.slice(space + 1));
-        if (Number.isFinite(score) && Number.isFinite(seenMs)) entries.push(scoreEntry(clusterId, flat[i]!, score, seenMs));
+        if (Number.isFinite(score) && Number.isFinite(seenMs)) entries.push({ clusterId, nodeId: flat[i]!, score, seenMs });
       }
       clusters.set(clusterId, { full: full === 1, entries });
       versions.set(clusterId, version);
@@ -404,7 +352,7 @@ export class RedisSync {
     }
   }
 
-  /** Writes what is queued (waiting at most `timeout`), then disconnects. Safe twice. */
+  /** Writes the write log (waiting at most `timeout`), then disconnects. Safe twice. */
   async shutdown(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -64,26 +64,27 @@ export function isThresholdStore(ext: unknown): ext is ThresholdStore {
   return ['record', 'get', 'clusters', 'configure', 'params'].every((m) => typeof s[m] === 'function');
 }
 
-/**
- * One node's latest score. Made once per node and updated in place by every push, so the
- * Redis write queue can hold the entry itself: a queued node that pushes again costs nothing.
- */
-export interface ScoreEntry {
+/** One node's score as written to or read from Redis: a copy, never the store's own state. */
+export interface ScoreRecord {
   readonly clusterId: string;
   readonly nodeId: string;
-  score: number;
-  seenMs: number;
-  /** In the Redis write queue (always false with the memory backend). */
-  queued: boolean;
+  readonly score: number;
+  readonly seenMs: number;
 }
 
-export function scoreEntry(clusterId: string, nodeId: string, score: number, seenMs: number): ScoreEntry {
-  return { clusterId, nodeId, score, seenMs, queued: false };
-}
-
+/**
+ * One cluster's nodes, laid out densely: node `i` (a slot) has its ID at `ids[i]` and its
+ * score and last-seen time at `data[2i]` and `data[2i + 1]`. A push touches the map entry,
+ * the key it compares and one cache line of `data`; there is no object per node to chase.
+ * Slots are kept contiguous: removing one moves the last node into it.
+ */
 interface ClusterState {
   readonly id: string;
-  nodes: Map<string, ScoreEntry>;
+  slots: Map<string, number>;
+  ids: string[];
+  data: Float64Array;
+  /** 1 while the node is in the write log (Redis only; empty otherwise). */
+  logged: Uint8Array;
   /** A score changed since the last compute. */
   dirty: boolean;
   threshold: number;
@@ -99,7 +100,7 @@ interface ClusterState {
 /** One cluster as read from Redis: all its nodes, or those changed since the last read. */
 export interface ClusterRead {
   full: boolean;
-  entries: ScoreEntry[];
+  entries: ScoreRecord[];
 }
 
 export interface FleetLimits {
@@ -109,6 +110,20 @@ export interface FleetLimits {
   /** Most nodes over all clusters together. */
   maxNodes: number;
 }
+
+/**
+ * The write log the Redis backend drains: every node whose score was accepted since it was
+ * last taken, once however often it pushed, oldest first, bounded by `max`.
+ */
+export interface WriteLogOptions {
+  max: number;
+  /** A node entered the log (it was not in it). */
+  onLogged(): void;
+  /** Nodes pushed out of the full log, oldest first. */
+  onDropped(n: number): void;
+}
+
+const INITIAL_SLOTS = 8;
 
 function sameParams(a: ThresholdParams, b: ThresholdParams): boolean {
   return a.method === b.method && a.k === b.k && a.p === b.p && a.statisticalMin === b.statisticalMin;
@@ -143,13 +158,17 @@ export class FleetState {
   /** Reused by every compute; grows to the largest cluster seen. */
   #scratch = new Float64Array(64);
   readonly #now: () => number;
-  readonly #onAccepted: ((e: ScoreEntry) => void) | undefined;
+  readonly #log: WriteLogOptions | undefined;
+  /** The write log, as cluster and node IDs from `#logHead` on. A node is logged while its `logged` flag is set. */
+  #logClusters: string[] = [];
+  #logNodes: string[] = [];
+  #logHead = 0;
 
-  /** `onAccepted` sees the entry of every score accepted, after it was updated. */
-  constructor(limits: FleetLimits, now: () => number = Date.now, onAccepted?: (e: ScoreEntry) => void) {
+  /** With `log`, every accepted score also puts its node in the write log (`takeLogged`). */
+  constructor(limits: FleetLimits, now: () => number = Date.now, log?: WriteLogOptions) {
     this.limits = limits;
     this.#now = now;
-    this.#onAccepted = onAccepted;
+    this.#log = log;
   }
 
   get params(): Readonly<ThresholdParams> {
@@ -187,27 +206,27 @@ export class FleetState {
       if (this.#nodes >= this.limits.maxNodes) return 'cap_total_nodes';
       c = this.#newCluster(clusterId);
     }
-    let e = c.nodes.get(nodeId);
-    if (e === undefined) {
-      if (c.nodes.size >= this.limits.maxNodesPerCluster) return 'cap_nodes';
+    let slot = c.slots.get(nodeId);
+    if (slot === undefined) {
+      if (c.ids.length >= this.limits.maxNodesPerCluster) return 'cap_nodes';
       if (this.#nodes >= this.limits.maxNodes) return 'cap_total_nodes';
-      e = scoreEntry(clusterId, nodeId, score, atMs);
-      c.nodes.set(nodeId, e);
+      slot = this.#addNode(c, nodeId, score, atMs);
       this.#nodes++;
       c.dirty = true;
     } else {
-      if (e.score !== score) c.dirty = true;
-      e.score = score;
-      e.seenMs = atMs;
+      const data = c.data;
+      if (data[2 * slot] !== score) c.dirty = true;
+      data[2 * slot] = score;
+      data[2 * slot + 1] = atMs;
     }
-    this.#onAccepted?.(e);
+    if (this.#log !== undefined && c.logged[slot] === 0) this.#enterLog(c, slot);
     return 'accepted';
   }
 
   get(clusterId: string): ThresholdView {
     const c = this.#clusters.get(clusterId);
     if (c === undefined) return this.#emptyView(clusterId);
-    const n = c.nodes.size;
+    const n = c.ids.length;
     const quorum = n >= this.#params.statisticalMin;
     // The push that reached the quorum is answered with a threshold, not with 0.
     if (quorum && !c.withQuorum) this.#compute(c);
@@ -231,9 +250,11 @@ export class FleetState {
     return [...this.#clusters.keys()].sort();
   }
 
-  /** Every node's entry, for writing the whole view back to Redis. */
-  *entries(): Generator<ScoreEntry> {
-    for (const c of this.#clusters.values()) yield* c.nodes.values();
+  /** Every node's score, copied, for writing the whole view back to Redis. */
+  *entries(): Generator<ScoreRecord> {
+    for (const c of this.#clusters.values()) {
+      for (let i = 0; i < c.ids.length; i++) yield { clusterId: c.id, nodeId: c.ids[i]!, score: c.data[2 * i]!, seenMs: c.data[2 * i + 1]! };
+    }
   }
 
   /** Drops nodes last seen `ttl` or longer ago, and clusters left empty. Returns the nodes dropped. */
@@ -241,13 +262,16 @@ export class FleetState {
     const cutoff = this.#now() - this.limits.ttlMs;
     let expired = 0;
     for (const c of this.#clusters.values()) {
-      const before = c.nodes.size;
-      for (const [node, e] of c.nodes) if (e.seenMs <= cutoff) c.nodes.delete(node);
-      if (c.nodes.size === before) continue;
-      expired += before - c.nodes.size;
-      this.#nodes -= before - c.nodes.size;
+      const before = c.ids.length;
+      // Walking down, the node moved into a freed slot was already looked at.
+      for (let i = before - 1; i >= 0; i--) if (c.data[2 * i + 1]! <= cutoff) this.#removeSlot(c, i);
+      const removed = before - c.ids.length;
+      if (removed === 0) continue;
+      expired += removed;
+      this.#nodes -= removed;
       c.dirty = true;
-      if (c.nodes.size === 0) this.#clusters.delete(c.id);
+      if (c.ids.length === 0) this.#clusters.delete(c.id);
+      else this.#shrink(c);
     }
     return expired;
   }
@@ -267,14 +291,66 @@ export class FleetState {
     return this.#clusters.has(clusterId);
   }
 
+  /** Nodes in the write log. */
+  get logged(): number {
+    return this.#logNodes.length - this.#logHead;
+  }
+
+  /**
+   * Empties the write log, oldest first: each logged node's score as it is now (a node that
+   * pushed three times since is there once, with its last score). A node that pushes after
+   * this enters the log again.
+   */
+  takeLogged(): ScoreRecord[] {
+    const out: ScoreRecord[] = [];
+    for (let i = this.#logHead; i < this.#logNodes.length; i++) {
+      const c = this.#clusters.get(this.#logClusters[i]!);
+      const slot = c?.slots.get(this.#logNodes[i]!);
+      // Expired (or replaced away) while logged; or already taken, a node logged twice.
+      if (slot === undefined || c!.logged[slot] === 0) continue;
+      c!.logged[slot] = 0;
+      out.push({ clusterId: c!.id, nodeId: c!.ids[slot]!, score: c!.data[2 * slot]!, seenMs: c!.data[2 * slot + 1]! });
+    }
+    this.#logClusters = [];
+    this.#logNodes = [];
+    this.#logHead = 0;
+    return out;
+  }
+
+  /**
+   * Puts nodes whose write failed back in the log, in front of those logged since (their
+   * scores are taken again as they are then); past the bound the oldest are dropped.
+   */
+  restoreLogged(failed: readonly ScoreRecord[]): void {
+    if (this.#log === undefined) return;
+    const clusters: string[] = [];
+    const nodes: string[] = [];
+    for (const r of failed) {
+      const c = this.#clusters.get(r.clusterId);
+      const slot = c?.slots.get(r.nodeId);
+      if (slot === undefined || c!.logged[slot] === 1) continue;
+      c!.logged[slot] = 1;
+      clusters.push(r.clusterId);
+      nodes.push(r.nodeId);
+    }
+    if (nodes.length === 0) return;
+    this.#logClusters = clusters.concat(this.#logClusters.slice(this.#logHead));
+    this.#logNodes = nodes.concat(this.#logNodes.slice(this.#logHead));
+    this.#logHead = 0;
+    const drop = this.logged - this.#log.max;
+    if (drop > 0) this.#dropOldest(drop);
+  }
+
   /**
    * Takes the fleet as read from Redis: a cluster read whole replaces the local one, a cluster
    * read as changes is updated (a score seen later wins), and a cluster Redis no longer has is
-   * dropped. Then the entries of `overlay` (scores not yet confirmed by Redis) are put back
-   * where they are newer. Clusters whose scores did not change keep their computed threshold;
-   * clusters past `maxClusters` in sorted order are left out.
+   * dropped. Then the scores Redis has not confirmed (`unconfirmed`, the writes in flight, and
+   * whatever is in the write log) are put back where they are newer; logged nodes stay logged.
+   * Clusters whose scores did not change keep their computed threshold; clusters past
+   * `maxClusters` in sorted order are left out.
    */
-  replace(clusters: Map<string, ClusterRead>, overlay: Iterable<ScoreEntry>): void {
+  replace(clusters: Map<string, ClusterRead>, unconfirmed: Iterable<ScoreRecord>): void {
+    const overlay = [...unconfirmed, ...this.#peekLogged()];
     const ids = [...clusters.keys()].sort().slice(0, this.limits.maxClusters);
     const next = new Map<string, ClusterState>();
     const old = new Map(this.#clusters);
@@ -283,22 +359,15 @@ export class FleetState {
       const held = old.get(id);
       const c = held ?? this.#newCluster(id, false);
       if (read.full || held === undefined) {
-        const nodes = new Map<string, ScoreEntry>();
-        for (const e of read.entries) nodes.set(e.nodeId, e);
-        c.dirty ||= !sameScores(c.nodes, nodes);
-        c.nodes = nodes;
+        const fresh = this.#newCluster(id, false);
+        for (const e of read.entries) this.#put(fresh, e);
+        c.dirty ||= !sameScores(c, fresh);
+        c.slots = fresh.slots;
+        c.ids = fresh.ids;
+        c.data = fresh.data;
+        c.logged = fresh.logged;
       } else {
-        for (const e of read.entries) {
-          const cur = c.nodes.get(e.nodeId);
-          if (cur === undefined) {
-            c.nodes.set(e.nodeId, e);
-            c.dirty = true;
-          } else if (e.seenMs >= cur.seenMs) {
-            if (cur.score !== e.score) c.dirty = true;
-            cur.score = e.score;
-            cur.seenMs = e.seenMs;
-          }
-        }
+        for (const e of read.entries) if (this.#put(c, e)) c.dirty = true;
       }
       next.set(id, c);
     }
@@ -307,30 +376,142 @@ export class FleetState {
       if (c === undefined) {
         if (next.size >= this.limits.maxClusters) continue;
         c = old.get(e.clusterId) ?? this.#newCluster(e.clusterId, false);
-        c.nodes = new Map();
+        const empty = this.#newCluster(e.clusterId, false);
+        c.slots = empty.slots;
+        c.ids = empty.ids;
+        c.data = empty.data;
+        c.logged = empty.logged;
         c.dirty = true;
         next.set(e.clusterId, c);
       }
-      const cur = c.nodes.get(e.nodeId);
-      if (cur === e || (cur !== undefined && cur.seenMs > e.seenMs)) continue;
-      if (cur === undefined || cur.score !== e.score) c.dirty = true;
-      // The queued entry itself goes back, so later pushes keep updating what is queued.
-      c.nodes.set(e.nodeId, e);
+      if (this.#put(c, e)) c.dirty = true;
     }
     this.#clusters.clear();
     this.#nodes = 0;
     for (const [id, c] of next) {
-      if (c.nodes.size === 0) continue;
-      if (c.nodes.size < this.#params.statisticalMin) c.withQuorum = false;
+      if (c.ids.length === 0) continue;
+      if (c.ids.length < this.#params.statisticalMin) c.withQuorum = false;
       this.#clusters.set(id, c);
-      this.#nodes += c.nodes.size;
+      this.#nodes += c.ids.length;
+    }
+    // The slots were rebuilt: flag again the nodes the log holds.
+    for (let i = this.#logHead; i < this.#logNodes.length; i++) {
+      const c = this.#clusters.get(this.#logClusters[i]!);
+      const slot = c?.slots.get(this.#logNodes[i]!);
+      if (slot !== undefined) c!.logged[slot] = 1;
+    }
+  }
+
+  /** The scores of the logged nodes, as they are now, leaving the log as it is. */
+  #peekLogged(): ScoreRecord[] {
+    const out: ScoreRecord[] = [];
+    for (let i = this.#logHead; i < this.#logNodes.length; i++) {
+      const c = this.#clusters.get(this.#logClusters[i]!);
+      const slot = c?.slots.get(this.#logNodes[i]!);
+      if (slot !== undefined) out.push({ clusterId: c!.id, nodeId: c!.ids[slot]!, score: c!.data[2 * slot]!, seenMs: c!.data[2 * slot + 1]! });
+    }
+    return out;
+  }
+
+  /**
+   * Sets a node's score from a record unless the node was seen later than the record says.
+   * Returns whether the score set differs from what the cluster held.
+   */
+  #put(c: ClusterState, e: ScoreRecord): boolean {
+    const slot = c.slots.get(e.nodeId);
+    if (slot === undefined) {
+      this.#addNode(c, e.nodeId, e.score, e.seenMs);
+      return true;
+    }
+    if (c.data[2 * slot + 1]! > e.seenMs) return false;
+    const changed = c.data[2 * slot] !== e.score;
+    c.data[2 * slot] = e.score;
+    c.data[2 * slot + 1] = e.seenMs;
+    return changed;
+  }
+
+  #enterLog(c: ClusterState, slot: number): void {
+    const log = this.#log!;
+    if (this.logged >= log.max) this.#dropOldest(1);
+    c.logged[slot] = 1;
+    this.#logClusters.push(c.id);
+    this.#logNodes.push(c.ids[slot]!);
+    log.onLogged();
+  }
+
+  /** Drops the `n` oldest nodes of the write log, counting them. */
+  #dropOldest(n: number): void {
+    let dropped = 0;
+    while (dropped < n && this.#logHead < this.#logNodes.length) {
+      const c = this.#clusters.get(this.#logClusters[this.#logHead]!);
+      const slot = c?.slots.get(this.#logNodes[this.#logHead]!);
+      this.#logClusters[this.#logHead] = undefined!;
+      this.#logNodes[this.#logHead] = undefined!;
+      this.#logHead++;
+      if (slot === undefined || c!.logged[slot] === 0) continue;
+      c!.logged[slot] = 0;
+      dropped++;
+    }
+    if (dropped > 0) this.#log!.onDropped(dropped);
+    if (this.#logHead >= 1024 && this.#logHead * 2 >= this.#logNodes.length) {
+      this.#logClusters = this.#logClusters.slice(this.#logHead);
+      this.#logNodes = this.#logNodes.slice(this.#logHead);
+      this.#logHead = 0;
+    }
+  }
+
+  /** Appends a node in the next slot, growing the arrays by doubling. Returns its slot. */
+  #addNode(c: ClusterState, nodeId: string, score: number, seenMs: number): number {
+    const slot = c.ids.length;
+    if (2 * slot + 2 > c.data.length) this.#resize(c, Math.max(INITIAL_SLOTS, 2 * slot));
+    c.ids.push(nodeId);
+    c.slots.set(nodeId, slot);
+    c.data[2 * slot] = score;
+    c.data[2 * slot + 1] = seenMs;
+    if (this.#log !== undefined) c.logged[slot] = 0;
+    return slot;
+  }
+
+  /** Removes the node in `slot`, moving the last node into it. */
+  #removeSlot(c: ClusterState, slot: number): void {
+    const last = c.ids.length - 1;
+    c.slots.delete(c.ids[slot]!);
+    if (slot !== last) {
+      const moved = c.ids[last]!;
+      c.ids[slot] = moved;
+      c.slots.set(moved, slot);
+      c.data[2 * slot] = c.data[2 * last]!;
+      c.data[2 * slot + 1] = c.data[2 * last + 1]!;
+      if (this.#log !== undefined) c.logged[slot] = c.logged[last]!;
+    }
+    c.ids.pop();
+  }
+
+  /** Gives back most of the arrays of a cluster that lost three quarters of its nodes. */
+  #shrink(c: ClusterState): void {
+    const slots = c.data.length / 2;
+    if (slots > 4 * INITIAL_SLOTS && c.ids.length < slots / 4) this.#resize(c, Math.max(INITIAL_SLOTS, 2 * c.ids.length));
+  }
+
+  #resize(c: ClusterState, slots: number): void {
+    const n = c.ids.length;
+    const data = new Float64Array(2 * slots);
+    data.set(c.data.subarray(0, 2 * n));
+    c.data = data;
+    if (this.#log !== undefined) {
+      const logged = new Uint8Array(slots);
+      logged.set(c.logged.subarray(0, n));
+      c.logged = logged;
     }
   }
 
   #newCluster(id: string, register = true): ClusterState {
     const c: ClusterState = {
       id,
-      nodes: new Map(),
+      slots: new Map(),
+      ids: [],
+      data: new Float64Array(2 * INITIAL_SLOTS),
+      logged: new Uint8Array(this.#log === undefined ? 0 : INITIAL_SLOTS),
       dirty: true,
       threshold: 0,
       computedAtMs: 0,
@@ -345,7 +526,7 @@ export class FleetState {
 
   #compute(c: ClusterState): void {
     c.dirty = false;
-    const n = c.nodes.size;
+    const n = c.ids.length;
     if (n < this.#params.statisticalMin || n === 0) {
       if (c.withQuorum || c.threshold !== 0) c.version++;
       c.withQuorum = false;
@@ -353,9 +534,10 @@ export class FleetState {
       return;
     }
     if (this.#scratch.length < n) this.#scratch = new Float64Array(Math.max(n, this.#scratch.length * 2));
-    let i = 0;
-    for (const e of c.nodes.values()) this.#scratch[i++] = e.score;
-    const sorted = this.#scratch.subarray(0, n).sort();
+    const scores = this.#scratch;
+    const data = c.data;
+    for (let i = 0; i < n; i++) scores[i] = data[2 * i]!;
+    const sorted = scores.subarray(0, n).sort();
     c.threshold = thresholdOf(sorted, this.#params);
     c.computedAtMs = this.#now();
     c.withQuorum = true;
@@ -376,8 +558,12 @@ export class FleetState {
   }
 }
 
-function sameScores(a: ReadonlyMap<string, ScoreEntry>, b: ReadonlyMap<string, ScoreEntry>): boolean {
-  if (a.size !== b.size) return false;
-  for (const [node, e] of a) if (b.get(node)?.score !== e.score) return false;
+/** Whether two clusters hold the same nodes with the same scores. */
+function sameScores(a: ClusterState, b: ClusterState): boolean {
+  if (a.ids.length !== b.ids.length) return false;
+  for (let i = 0; i < a.ids.length; i++) {
+    const slot = b.slots.get(a.ids[i]!);
+    if (slot === undefined || b.data[2 * slot] !== a.data[2 * i]) return false;
+  }
   return true;
 }

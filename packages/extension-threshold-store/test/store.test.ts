@@ -7,6 +7,7 @@ import thresholdStoreExtension, {
   isThresholdStore,
   madThreshold,
   percentileOf,
+  stddevThreshold,
   type ThresholdParams,
 } from '../src/index.ts';
 import { fakeClock, memoryStore, storeSettings } from './helpers.ts';
@@ -99,6 +100,46 @@ test('a silent node expires after ttl (fake clock), and the quorum goes with it'
   await store.refresh();
   assert.deepEqual(store.clusters(), [], 'a cluster left without nodes is forgotten');
   assert.equal(store.get('c1').activeNodes, 0);
+});
+
+test('nodes expiring anywhere in a large cluster leave every other node with its own score', async () => {
+  const clock = fakeClock();
+  const store = memoryStore({ ttl: '30s' }, { now: clock.now });
+  store.configure('threshold', { method: 'stddev', k: 2, p: 5, statisticalMin: 3 });
+  // 1,000 nodes with distinct scores; every third one pushes 20 s later than the others.
+  const scores = new Map<string, number>();
+  for (let i = 0; i < 1000; i++) {
+    if (i % 3 === 0) continue;
+    scores.set(`n${i}`, i / 1000);
+    store.record('c1', `n${i}`, i / 1000);
+  }
+  clock.advance(20_000);
+  for (let i = 0; i < 1000; i += 3) {
+    scores.set(`n${i}`, i / 1000);
+    store.record('c1', `n${i}`, i / 1000);
+  }
+  const expect = (what: string) => {
+    const view = store.get('c1');
+    assert.equal(view.activeNodes, scores.size, what);
+    assert.equal(view.threshold, stddevThreshold(sorted([...scores.values()]), 2), what);
+  };
+  await store.refresh();
+  expect('all 1,000 nodes');
+
+  clock.advance(10_000);
+  await store.refresh();
+  for (const node of [...scores.keys()]) if (Number(node.slice(1)) % 3 !== 0) scores.delete(node);
+  expect('the 334 nodes that pushed later');
+
+  // Survivors still update their own score, and a node that expired comes back as new.
+  for (const node of ['n0', 'n999', 'n501']) {
+    scores.set(node, 2);
+    store.record('c1', node, 2);
+  }
+  scores.set('n1', 0.5);
+  store.record('c1', 'n1', 0.5);
+  await store.refresh();
+  expect('after pushes to survivors and a returning node');
 });
 
 test('NaN, infinite scores and empty IDs are refused, counted, and leave the threshold as it was', async () => {
