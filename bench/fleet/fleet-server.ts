@@ -5,6 +5,8 @@
  *   node bench/fleet/fleet-server.ts receiver  # otlp (HTTP) → no-op exporter: the floor
  *   node bench/fleet/fleet-server.ts fleet     # otlp + threshold_headers → threshold → no-op, memory threshold_store
  *   node bench/fleet/fleet-server.ts default   # configs/default.yaml as `npm start` runs it, on free ports
+ *   node bench/fleet/fleet-server.ts fleet --prefill=cluster-0:90000
+ *                                              # fleet, its store first given 90,000 silent nodes in cluster-0
  *
  * Over IPC it sends `{ready: {http}}` (a port on 127.0.0.1), and answers `begin` and `end` with
  * what it did in between: points the receiver's pipelines accepted, CPU time, event-loop
@@ -15,6 +17,7 @@ import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'n
 import { loadBuiltins } from '@skein/cli/distribution';
 import { defineExporter, MetricsRegistry, Type } from '@skein/core';
 import { startService } from '@skein/core/testing';
+import type { ThresholdStoreExtension } from '@skein/extension-threshold-store';
 import type { OtlpReceiver } from '@skein/receiver-otlp';
 
 export type FleetServerMode = 'receiver' | 'fleet' | 'default';
@@ -52,9 +55,20 @@ const noop = defineExporter({
   create: () => ({ consume: async () => {} }),
 });
 
+/**
+ * `--prefill=<cluster>:<n>`: n nodes that never push are put in the store before the agents
+ * start, so the agents' pushes land in a cluster that size. They stand for the rest of a large
+ * cluster; the ttl is raised to 10 minutes so that they stay active for the whole bench.
+ */
+const prefillArg = process.argv.find((a) => a.startsWith('--prefill='))?.slice('--prefill='.length);
+const prefill = prefillArg === undefined ? undefined : { cluster: prefillArg.slice(0, prefillArg.lastIndexOf(':')), nodes: Number(prefillArg.slice(prefillArg.lastIndexOf(':') + 1)) };
+if (prefill && (mode !== 'fleet' || prefill.cluster === '' || !Number.isSafeInteger(prefill.nodes) || prefill.nodes < 1)) {
+  throw new Error(`--prefill=<cluster>:<nodes> applies to mode fleet, got ${JSON.stringify(prefillArg)} for ${mode}`);
+}
+
 const FLEET = `
 extensions:
-  threshold_store: {ttl: 30s}
+  threshold_store: {ttl: ${prefill ? '10m' : '30s'}}
   threshold_headers: {store: threshold_store}
 receivers:
   otlp:
@@ -92,6 +106,14 @@ const registry = new MetricsRegistry();
 const yaml = mode === 'receiver' ? RECEIVER : mode === 'fleet' ? FLEET : defaultConfig();
 const service = await startService(yaml, [...(await loadBuiltins()).map((b) => b.factory), noop], { registry });
 const receiver = service.getComponent<OtlpReceiver>('receivers', 'otlp')!;
+if (prefill) {
+  const store = service.getComponent<ThresholdStoreExtension>('extensions', 'threshold_store')!;
+  for (let i = 0; i < prefill.nodes; i++) {
+    const outcome = store.record(prefill.cluster, `silent-${String(i).padStart(6, '0')}`, 0.5 + ((i * 7919) % 1000) / 2000);
+    if (outcome !== 'accepted') throw new Error(`prefill: node ${i} of ${prefill.nodes} was refused (${outcome})`);
+  }
+  await store.refresh();
+}
 const handled = () => registry.sum('skein_receiver_accepted_points_total', { receiver: 'otlp' });
 
 /** The receiver's own request-duration histogram: its count, and its 5 ms bucket. */

@@ -9,7 +9,10 @@
  * rounds:
  *   receiver  the OTLP receiver alone → a no-op exporter: the floor the fleet path adds to;
  *   fleet     receiver + threshold_headers → threshold → no-op exporter;
- *   default   configs/default.yaml as `npm start` runs it (its exporter is `prometheus`).
+ *   default   configs/default.yaml as `npm start` runs it (its exporter is `prometheus`);
+ *   fleet-100, fleet-100k   the fleet server again, with the same agents spread over clusters of
+ *             100 nodes, or all in one cluster the store fills up to 100,000 nodes with nodes
+ *             that never push: does a push cost more in a large cluster?
  *
  * Open loop: push k starts at k / rate seconds whatever the server's pace, agent k mod N, so a
  * slow server shows as latency rather than as a lower rate. A warm-up round pushes every agent
@@ -19,8 +22,8 @@
  * With `taskset` and at least two cores, each server is pinned to CPU 1: "one core". The
  * generator is left to the scheduler, so that other work landing on a fixed core cannot stall
  * it (`--pin-generator` puts it on CPU 0). Options (or env FLEET_<NAME>): --agents=10000
- * --interval=5 --connections=1000 --clusters=10 --rounds=3, --no-pin, --pin-generator,
- * --modes=receiver,fleet,default.
+ * --interval=5 --connections=1000 --clusters=10 --rounds=3 --small-cluster=100
+ * --large-cluster=100000, --no-pin, --pin-generator, --modes=receiver,fleet,default,fleet-100,fleet-100k.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpus } from 'node:os';
@@ -53,7 +56,33 @@ const RATE = AGENTS / INTERVAL_S;
 const CONNECTIONS = Math.min(AGENTS, option('connections', 1000));
 const CLUSTERS = option('clusters', 10);
 const ROUNDS = option('rounds', 3);
-const MODES = (process.argv.find((a) => a.startsWith('--modes='))?.slice(8) ?? 'receiver,fleet,default').split(',') as FleetServerMode[];
+const SMALL_CLUSTER = option('small-cluster', 100);
+const LARGE_CLUSTER = option('large-cluster', 100_000);
+
+/** A server to measure: which fleet-server.ts mode, how the agents are spread, what the store holds first. */
+interface ModeSpec {
+  server: FleetServerMode;
+  clusters: number;
+  /** Silent nodes put in cluster-0 before the agents start. */
+  prefill?: number;
+  /** Measured with no other server up, one server per round (see below). */
+  alone?: boolean;
+}
+const MODE_SPECS: Record<string, () => ModeSpec> = {
+  receiver: () => ({ server: 'receiver', clusters: CLUSTERS }),
+  fleet: () => ({ server: 'fleet', clusters: CLUSTERS }),
+  default: () => ({ server: 'default', clusters: CLUSTERS }),
+  'fleet-100': () => {
+    if (AGENTS % SMALL_CLUSTER !== 0) throw new Error(`fleet-100: --agents (${AGENTS}) must be a multiple of --small-cluster (${SMALL_CLUSTER})`);
+    return { server: 'fleet', clusters: AGENTS / SMALL_CLUSTER, alone: true };
+  },
+  'fleet-100k': () => {
+    if (LARGE_CLUSTER < AGENTS) throw new Error(`fleet-100k: --large-cluster (${LARGE_CLUSTER}) must be at least --agents (${AGENTS})`);
+    return { server: 'fleet', clusters: 1, prefill: LARGE_CLUSTER - AGENTS, alone: true };
+  },
+};
+const MODES = (process.argv.find((a) => a.startsWith('--modes='))?.slice(8) ?? 'receiver,fleet,default,fleet-100,fleet-100k').split(',');
+for (const m of MODES) if (!(m in MODE_SPECS)) throw new Error(`--modes: unknown mode ${JSON.stringify(m)}; use ${Object.keys(MODE_SPECS).join(', ')}`);
 const PIN = !process.argv.includes('--no-pin') && cpus().length >= 2 && hasTaskset();
 /** Also pin this generator to CPU 0; by default it may run on any core, so other work on CPU 0 does not stall it. */
 const PIN_GENERATOR = PIN && process.argv.includes('--pin-generator');
@@ -82,11 +111,13 @@ const Request = root.lookupType('opentelemetry.proto.collector.metrics.v1.Export
 
 const T0 = String(BigInt(Date.UTC(2025, 0, 15, 12)) * 1_000_000n);
 const str = (key: string, value: string) => ({ key, value: { stringValue: value } });
-const clusterOf = (i: number) => `cluster-${i % CLUSTERS}`;
 const nodeOf = (i: number) => `node-${String(i).padStart(5, '0')}`;
 
-const bodies = Array.from({ length: AGENTS }, (_, i) =>
-  Buffer.from(
+/** Every agent's push, agent i in cluster `i mod clusters`: the protobuf bodies and the request paths. */
+function agentPushes(clusters: number): { bodies: Buffer[]; paths: string[] } {
+  const clusterOf = (i: number) => `cluster-${i % clusters}`;
+  const bodies = Array.from({ length: AGENTS }, (_, i) =>
+    Buffer.from(
     Request.encode(
       Request.fromObject({
         resourceMetrics: [
@@ -103,9 +134,10 @@ const bodies = Array.from({ length: AGENTS }, (_, i) =>
         ],
       }),
     ).finish(),
-  ),
-);
-const paths = bodies.map((_, i) => `/v1/metrics?cluster_id=${clusterOf(i)}`);
+    ),
+  );
+  return { bodies, paths: bodies.map((_, i) => `/v1/metrics?cluster_id=${clusterOf(i)}`) };
+}
 
 // ---------------------------------------------------------------------------------------------
 // The server, in its own process
@@ -127,9 +159,9 @@ function reply<T>(child: ChildProcess, what: string, ms = 60_000): Promise<T> {
   });
 }
 
-async function startServer(mode: FleetServerMode): Promise<Server> {
+async function startServer(spec: ModeSpec): Promise<Server> {
   const script = join(here, 'fleet-server.ts');
-  const node = [process.execPath, ...serviceNodeFlags(), script, mode];
+  const node = [process.execPath, ...serviceNodeFlags(), script, spec.server, ...(spec.prefill ? [`--prefill=cluster-0:${spec.prefill}`] : [])];
   const command = PIN ? ['taskset', '-c', '1', ...node] : node;
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -160,7 +192,8 @@ async function startServer(mode: FleetServerMode): Promise<Server> {
 /** What a reply must carry: nothing (the receiver alone), the two headers (warm-up), or a threshold with the quorum met. */
 type Expect = 'nothing' | 'headers' | 'quorum';
 
-async function fleet(port: number) {
+async function fleet(port: number, clusters: number) {
+  const { bodies, paths } = agentPushes(clusters);
   const connections = await Promise.all(Array.from({ length: CONNECTIONS }, () => rawHttpConnection(port)));
   const requests = bodies.map((body, i) => postRequest(port, paths[i]!, 'application/x-protobuf', body));
   const agents = {
@@ -242,36 +275,60 @@ async function openLoop(what: string, server: Server, agents: Awaited<ReturnType
 const ms = (v: number) => duration(v * 1e6);
 const rows: (string | number)[][] = [];
 const verdicts: (string | number)[][] = [];
-const cpuPerPush: Partial<Record<FleetServerMode, number>> = {};
+const cpuPerPush: Record<string, number> = {};
 
 /** Between rounds, never during one: the generator's own collections must not stall the pushes it times. */
 const collect = typeof globalThis.gc === 'function' ? () => globalThis.gc!() : () => {};
 
-// Every server runs for the whole bench (idle ones cost nothing), and the rounds interleave
-// (receiver, fleet, default, receiver, …), so a spell of load from elsewhere on the machine
-// falls on every mode alike instead of spoiling one.
-const runs: { mode: FleetServerMode; server: Server; agents?: Awaited<ReturnType<typeof fleet>>; rounds: Round[] }[] = [];
+type Run = { mode: string; spec: ModeSpec; server?: Server; agents?: Awaited<ReturnType<typeof fleet>>; rounds: Round[] };
+
+/** Connects the agents and pushes every agent once: every node is then in the store and every cluster has its quorum. */
+async function warmUp(run: Run & { server: Server }): Promise<void> {
+  // Connected only now: Node's read_header_timeout also closes a connection that has sent nothing yet.
+  run.agents = await fleet(run.server.port, run.spec.clusters);
+  run.agents.expect = run.mode === 'receiver' ? 'nothing' : 'headers';
+  await openLoop(`${run.mode} warm-up`, run.server, run.agents, AGENTS, 0);
+  // From now on every reply must carry a threshold with the quorum met.
+  if (run.mode !== 'receiver') run.agents.expect = 'quorum';
+}
+
+async function stopRun(run: Run): Promise<void> {
+  await run.agents?.close();
+  await run.server?.stop();
+  run.agents = undefined;
+  run.server = undefined;
+}
+
+// The shared servers run for the whole of their phase (idle ones cost nothing), and the rounds
+// interleave (receiver, fleet, default, receiver, …), so a spell of load from elsewhere on the
+// machine falls on every mode alike instead of spoiling one. The servers that run alone (the
+// cluster sizes) get a server of their own per round, started when no other server is up: the
+// store of a 100,000-node server is a heap whose idle-time collections would otherwise land in
+// the other servers' rounds, on the same core.
+const runs: Run[] = MODES.map((mode) => ({ mode, spec: MODE_SPECS[mode]!(), rounds: [] }));
+const shared = runs.filter((r) => !r.spec.alone);
+const alone = runs.filter((r) => r.spec.alone);
 try {
-  for (const mode of MODES) runs.push({ mode, server: await startServer(mode), rounds: [] });
-  for (const run of runs) {
-    // Connected only now: Node's read_header_timeout also closes a connection that has sent nothing yet.
-    run.agents = await fleet(run.server.port);
-    run.agents.expect = run.mode === 'receiver' ? 'nothing' : 'headers';
-    await openLoop(`${run.mode} warm-up`, run.server, run.agents, AGENTS, 0);
-    // Every node is known now, and every cluster has its quorum: every reply must say so.
-    if (run.mode !== 'receiver') run.agents.expect = 'quorum';
-  }
+  for (const run of shared) run.server = await startServer(run.spec);
+  for (const run of shared) await warmUp(run as Run & { server: Server });
   for (let r = 0; r < ROUNDS; r++) {
-    for (const run of runs) {
+    for (const run of shared) {
+      collect();
+      run.rounds.push(await openLoop(`${run.mode} round ${r + 1}`, run.server!, run.agents!, AGENTS, 0));
+    }
+  }
+  for (const run of shared) await stopRun(run);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const run of alone) {
+      run.server = await startServer(run.spec);
+      await warmUp(run as Run & { server: Server });
       collect();
       run.rounds.push(await openLoop(`${run.mode} round ${r + 1}`, run.server, run.agents!, AGENTS, 0));
+      await stopRun(run);
     }
   }
 } finally {
-  for (const run of runs) {
-    await run.agents?.close();
-    await run.server.stop();
-  }
+  for (const run of runs) await stopRun(run);
 }
 
 for (const { mode, rounds } of runs) {
@@ -319,9 +376,20 @@ for (const { mode, rounds } of runs) {
 if (cpuPerPush.receiver !== undefined && cpuPerPush.fleet !== undefined) {
   report.figure('fleet ÷ receiver server CPU per push', cpuPerPush.fleet / cpuPerPush.receiver, '×');
 }
+const small = runs.find((r) => r.mode === 'fleet-100');
+const large = runs.find((r) => r.mode === 'fleet-100k');
+if (small && large) {
+  // Round k of the two ran back to back, so each round's ratio compares like with like; the
+  // median of those ratios decides, so that one round spoiled by a neighbour does not.
+  const ratios = small.rounds.map((r, k) => quantile(large.rounds[k]!.latencies.slice().sort(), 0.99) / quantile(r.latencies.slice().sort(), 0.99));
+  const ratio = ratios.slice().sort((a, b) => a - b)[ratios.length >> 1]!;
+  const what = `p99 in one ${count(LARGE_CLUSTER)}-node cluster ÷ in ${count(SMALL_CLUSTER)}-node clusters`;
+  report.figure(`${what} (median of the rounds' ratios; target ≤ 1.5)`, ratio, '×');
+  verdicts.push([`${what} ≤ 1.5 (median of rounds)`, `${ratio.toFixed(2)}× (rounds: ${ratios.map((r) => r.toFixed(2)).join(', ')})`, ratio <= 1.5 ? 'met' : 'NOT met']);
+}
 
 report.table({
-  title: `Open loop: ${count(AGENTS)} agents (${CLUSTERS} clusters) pushing every ${INTERVAL_S} s = ${count(RATE)} pushes/s over ${count(CONNECTIONS)} keep-alive connections; ${ROUNDS} interleaved rounds of ${count(AGENTS)} pushes per server after a warm-up round; server ${PIN ? `pinned to one core (CPU 1), generator ${PIN_GENERATOR ? 'on CPU 0' : 'not pinned'}` : 'not pinned'}`,
+  title: `Open loop: ${count(AGENTS)} agents (${CLUSTERS} clusters; fleet-100: ${count(AGENTS / SMALL_CLUSTER)} clusters of ${count(SMALL_CLUSTER)}; fleet-100k: one cluster of ${count(LARGE_CLUSTER)}, of which ${count(LARGE_CLUSTER - AGENTS)} never push) pushing every ${INTERVAL_S} s = ${count(RATE)} pushes/s over ${count(CONNECTIONS)} keep-alive connections; ${ROUNDS} interleaved rounds of ${count(AGENTS)} pushes per server after a warm-up round; server ${PIN ? `pinned to one core (CPU 1), generator ${PIN_GENERATOR ? 'on CPU 0' : 'not pinned'}` : 'not pinned'}`,
   columns: [
     'server',
     'pushes',

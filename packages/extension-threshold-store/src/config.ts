@@ -30,7 +30,7 @@ export const ThresholdStoreConfigSchema = Type.Object(
       minimum: 1,
       default: 1_000_000,
       description:
-        'Most nodes held over all clusters together (about 165 bytes each); a score for a new node past it is refused (counted, reason `cap_total_nodes`). With Redis it bounds what this replica accepts.',
+        'Most nodes held over all clusters together (about 80 bytes each with short IDs); a score for a new node past it is refused (counted, reason `cap_total_nodes`). With Redis it bounds what this replica accepts.',
     }),
     redis: Type.Optional(
       Type.Object(
