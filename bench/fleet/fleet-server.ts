@@ -10,7 +10,8 @@
  *
  * Over IPC it sends `{ready: {http}}` (a port on 127.0.0.1), and answers `begin` and `end` with
  * what it did in between: points the receiver's pipelines accepted, CPU time, event-loop
- * utilisation. It exits when its parent disconnects.
+ * utilisation. `settle` runs a full collection (when started with --expose-gc) and answers
+ * `settled`. It exits when its parent disconnects.
  */
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -130,8 +131,11 @@ const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 loopDelay.enable();
 
 let from: { handled: number; cpu: NodeJS.CpuUsage; elu: EventLoopUtilization; timed: number; within5ms: number } | undefined;
-process.on('message', (msg: 'begin' | 'end') => {
-  if (msg === 'begin') {
+process.on('message', (msg: 'begin' | 'end' | 'settle') => {
+  if (msg === 'settle') {
+    globalThis.gc?.();
+    process.send!('settled');
+  } else if (msg === 'begin') {
     loopDelay.reset();
     from = { handled: handled(), cpu: process.cpuUsage(), elu: performance.eventLoopUtilization(), ...durations() };
     process.send!('begun');

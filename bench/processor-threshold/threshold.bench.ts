@@ -227,7 +227,7 @@ for (const { backend, method, changed } of refreshCases) {
 }
 report.table({
   title:
-    '(b) One refresh after scores changed. Memory: sweep + recompute. Redis: write the queued scores, read back what changed since the last read, recompute; and a new replica\'s first, whole read (median of 5)',
+    '(b) One refresh after scores changed. Memory: sweep + recompute. Redis: write the logged scores, read back what changed since the last read, recompute; and a new replica\'s first, whole read (median of 5)',
   columns: ['backend', 'method', 'cluster nodes', 'changed', 'mean', 'p50', 'p99', 'p50 per node'],
   rows: refreshRows,
 });
