@@ -290,16 +290,16 @@ const collect = typeof globalThis.gc === 'function' ? () => globalThis.gc!() : (
 type Run = { mode: string; spec: ModeSpec; server?: Server; agents?: Awaited<ReturnType<typeof fleet>>; rounds: Round[] };
 
 /** Connects the agents and pushes every agent once: every node is then in the store and every cluster has its quorum. */
-async function warmUp(run: Run & { server: Server }): Promise<void> {
+async function warmUp(run: Run, server: Server): Promise<void> {
   // Connected only now: Node's read_header_timeout also closes a connection that has sent nothing yet.
-  run.agents = await fleet(run.server.port, run.spec.clusters);
+  run.agents = await fleet(server.port, run.spec.clusters);
   run.agents.expect = run.mode === 'receiver' ? 'nothing' : 'headers';
-  await openLoop(`${run.mode} warm-up`, run.server, run.agents, AGENTS, 0);
+  await openLoop(`${run.mode} warm-up`, server, run.agents, AGENTS, 0);
   // The warm-up took on every node at once (in `default`, about 48 MB of exporter series and
   // translation caches for 10,000 nodes); the first full collection after that is a one-off of
   // up to 60 ms, which would otherwise land in whichever round comes next. The rounds measure
   // the steady state.
-  await run.server.settle();
+  await server.settle();
   // From now on every reply must carry a threshold with the quorum met.
   if (run.mode !== 'receiver') run.agents.expect = 'quorum';
 }
@@ -322,7 +322,7 @@ const shared = runs.filter((r) => !r.spec.alone);
 const alone = runs.filter((r) => r.spec.alone);
 try {
   for (const run of shared) run.server = await startServer(run.spec);
-  for (const run of shared) await warmUp(run as Run & { server: Server });
+  for (const run of shared) await warmUp(run, run.server!);
   for (let r = 0; r < ROUNDS; r++) {
     for (const run of shared) {
       collect();
@@ -333,7 +333,7 @@ try {
   for (let r = 0; r < ROUNDS; r++) {
     for (const run of alone) {
       run.server = await startServer(run.spec);
-      await warmUp(run as Run & { server: Server });
+      await warmUp(run, run.server);
       collect();
       run.rounds.push(await openLoop(`${run.mode} round ${r + 1}`, run.server, run.agents!, AGENTS, 0));
       await stopRun(run);

@@ -6,7 +6,7 @@
  *       call by call, into clusters of 100, 10,000 and 100,000 nodes, memory and Redis
  *       backends;
  *   (b) one refresh of a cluster whose scores changed (memory: sweep + recompute; Redis: write
- *       the queued scores, read back what changed, recompute), per method and size, and the
+ *       the logged scores, read back what changed, recompute), per method and size, and the
  *       whole read a new Redis replica makes once.
  *
  * The Redis figures use a redis-server this script starts on a free loopback port.

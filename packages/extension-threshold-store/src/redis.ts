@@ -326,7 +326,8 @@ export class RedisSync {
         const value = flat[i + 1];
         const space = value?.indexOf(' ') ?? -1;
         if (space <= 0) continue;
-        const score = Number(value!.slice(0, space));
+        // + 0 turns a -0 written by anything else into 0, as record() does.
+        const score = Number(value!.slice(0, space)) + 0;
         const seenMs = Number(value!.slice(space + 1));
         if (Number.isFinite(score) && Number.isFinite(seenMs)) entries.push({ clusterId, nodeId: flat[i]!, score, seenMs });
       }

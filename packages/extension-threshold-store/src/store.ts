@@ -255,7 +255,7 @@ export class FleetState {
   /** Every node's score, copied, for writing the whole view back to Redis. */
   *entries(): Generator<ScoreRecord> {
     for (const c of this.#clusters.values()) {
-      for (let i = 0; i < c.ids.length; i++) yield { clusterId: c.id, nodeId: c.ids[i]!, score: c.data[2 * i]!, seenMs: c.data[2 * i + 1]! };
+      for (let i = 0; i < c.ids.length; i++) yield recordOf(c, i);
     }
   }
 
@@ -306,12 +306,12 @@ export class FleetState {
   takeLogged(): ScoreRecord[] {
     const out: ScoreRecord[] = [];
     for (let i = this.#logHead; i < this.#logNodes.length; i++) {
-      const c = this.#clusters.get(this.#logClusters[i]!);
-      const slot = c?.slots.get(this.#logNodes[i]!);
+      const found = this.#logEntry(i);
       // Expired (or replaced away) while logged; or already taken, a node logged twice.
-      if (slot === undefined || c!.logged[slot] === 0) continue;
-      c!.logged[slot] = 0;
-      out.push({ clusterId: c!.id, nodeId: c!.ids[slot]!, score: c!.data[2 * slot]!, seenMs: c!.data[2 * slot + 1]! });
+      if (found === undefined || found[0].logged[found[1]] === 0) continue;
+      const [c, slot] = found;
+      c.logged[slot] = 0;
+      out.push(recordOf(c, slot));
     }
     this.#logClusters = [];
     this.#logNodes = [];
@@ -328,10 +328,9 @@ export class FleetState {
     const clusters: string[] = [];
     const nodes: string[] = [];
     for (const r of failed) {
-      const c = this.#clusters.get(r.clusterId);
-      const slot = c?.slots.get(r.nodeId);
-      if (slot === undefined || c!.logged[slot] === 1) continue;
-      c!.logged[slot] = 1;
+      const found = this.#find(r.clusterId, r.nodeId);
+      if (found === undefined || found[0].logged[found[1]] === 1) continue;
+      found[0].logged[found[1]] = 1;
       clusters.push(r.clusterId);
       nodes.push(r.nodeId);
     }
@@ -364,10 +363,7 @@ export class FleetState {
         const fresh = this.#newCluster(id, false);
         for (const e of read.entries) this.#put(fresh, e);
         c.dirty ||= !sameScores(c, fresh);
-        c.slots = fresh.slots;
-        c.ids = fresh.ids;
-        c.data = fresh.data;
-        c.logged = fresh.logged;
+        takeNodes(c, fresh);
       } else {
         for (const e of read.entries) if (this.#put(c, e)) c.dirty = true;
       }
@@ -377,12 +373,10 @@ export class FleetState {
       let c = next.get(e.clusterId);
       if (c === undefined) {
         if (next.size >= this.limits.maxClusters) continue;
-        c = old.get(e.clusterId) ?? this.#newCluster(e.clusterId, false);
-        const empty = this.#newCluster(e.clusterId, false);
-        c.slots = empty.slots;
-        c.ids = empty.ids;
-        c.data = empty.data;
-        c.logged = empty.logged;
+        const held = old.get(e.clusterId);
+        c = held ?? this.#newCluster(e.clusterId, false);
+        // A cluster Redis no longer has: only the unconfirmed scores go back in.
+        if (held !== undefined) takeNodes(c, this.#newCluster(e.clusterId, false));
         c.dirty = true;
         next.set(e.clusterId, c);
       }
@@ -398,9 +392,8 @@ export class FleetState {
     }
     // The slots were rebuilt: flag again the nodes the log holds.
     for (let i = this.#logHead; i < this.#logNodes.length; i++) {
-      const c = this.#clusters.get(this.#logClusters[i]!);
-      const slot = c?.slots.get(this.#logNodes[i]!);
-      if (slot !== undefined) c!.logged[slot] = 1;
+      const found = this.#logEntry(i);
+      if (found !== undefined) found[0].logged[found[1]] = 1;
     }
   }
 
@@ -408,11 +401,22 @@ export class FleetState {
   #peekLogged(): ScoreRecord[] {
     const out: ScoreRecord[] = [];
     for (let i = this.#logHead; i < this.#logNodes.length; i++) {
-      const c = this.#clusters.get(this.#logClusters[i]!);
-      const slot = c?.slots.get(this.#logNodes[i]!);
-      if (slot !== undefined) out.push({ clusterId: c!.id, nodeId: c!.ids[slot]!, score: c!.data[2 * slot]!, seenMs: c!.data[2 * slot + 1]! });
+      const found = this.#logEntry(i);
+      if (found !== undefined) out.push(recordOf(...found));
     }
     return out;
+  }
+
+  /** The cluster and slot of a node, if this state holds it. */
+  #find(clusterId: string, nodeId: string): [ClusterState, number] | undefined {
+    const c = this.#clusters.get(clusterId);
+    const slot = c?.slots.get(nodeId);
+    return slot === undefined ? undefined : [c!, slot];
+  }
+
+  /** The cluster and slot of write-log entry `i`, if the node is still held. */
+  #logEntry(i: number): [ClusterState, number] | undefined {
+    return this.#find(this.#logClusters[i]!, this.#logNodes[i]!);
   }
 
   /**
@@ -420,7 +424,6 @@ export class FleetState {
    * Returns whether the score set differs from what the cluster held.
    */
   #put(c: ClusterState, e: ScoreRecord): boolean {
-    if (e.score === 0 && Object.is(e.score, -0)) e = { ...e, score: 0 };
     const slot = c.slots.get(e.nodeId);
     if (slot === undefined) {
       this.#addNode(c, e.nodeId, e.score, e.seenMs);
@@ -446,13 +449,12 @@ export class FleetState {
   #dropOldest(n: number): void {
     let dropped = 0;
     while (dropped < n && this.#logHead < this.#logNodes.length) {
-      const c = this.#clusters.get(this.#logClusters[this.#logHead]!);
-      const slot = c?.slots.get(this.#logNodes[this.#logHead]!);
+      const found = this.#logEntry(this.#logHead);
       this.#logClusters[this.#logHead] = undefined!;
       this.#logNodes[this.#logHead] = undefined!;
       this.#logHead++;
-      if (slot === undefined || c!.logged[slot] === 0) continue;
-      c!.logged[slot] = 0;
+      if (found === undefined || found[0].logged[found[1]] === 0) continue;
+      found[0].logged[found[1]] = 0;
       dropped++;
     }
     if (dropped > 0) this.#log!.onDropped(dropped);
@@ -559,6 +561,19 @@ export class FleetState {
       stale: this.#stale,
     });
   }
+}
+
+/** A copy of the node in `slot`. */
+function recordOf(c: ClusterState, slot: number): ScoreRecord {
+  return { clusterId: c.id, nodeId: c.ids[slot]!, score: c.data[2 * slot]!, seenMs: c.data[2 * slot + 1]! };
+}
+
+/** Gives `into` the nodes of `from` (a cluster built apart, then swapped in). */
+function takeNodes(into: ClusterState, from: ClusterState): void {
+  into.slots = from.slots;
+  into.ids = from.ids;
+  into.data = from.data;
+  into.logged = from.logged;
 }
 
 /** Whether two clusters hold the same nodes with the same scores. */
